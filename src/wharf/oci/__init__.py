@@ -1,0 +1,4 @@
+"""Pure OCI model: digests, media types, descriptors, manifests, image configs, references.
+
+Layer L0: imports only the standard library and ``wharf.errdefs``. No I/O.
+"""
