@@ -1,0 +1,138 @@
+"""The system service: ``/version`` and ``/info`` facts about this engine and host."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from wharf import __version__
+from wharf.apitypes.versions import API_VERSION, MIN_API_VERSION
+from wharf.apitypes.system import RuntimeInfo, SystemInfo, VersionInfo
+from wharf.oci.platform import host_platform
+
+_KNOWN_RUNTIMES = ("crun", "runc")
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonPaths:
+    data_root: Path
+    exec_root: Path
+
+
+def _os_release() -> tuple[str, str]:
+    try:
+        text = Path("/etc/os-release").read_text()
+    except OSError:
+        return "Linux", ""
+    fields = dict(
+        line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")
+    )
+    return (
+        fields.get("PRETTY_NAME", "Linux").strip('"'),
+        fields.get("VERSION_ID", "").strip('"'),
+    )
+
+
+def _mem_total() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cgroup_version() -> str:
+    """"2" on a pure unified hierarchy, "1" on legacy or hybrid layouts (this machine)."""
+    return "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
+
+
+def _engine_id(data_root: Path) -> str:
+    """A stable per-data-root ID, like dockerd's engine ID file."""
+    path = data_root / "engine-id"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        import uuid
+
+        engine_id = str(uuid.uuid4())
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(engine_id)
+        os.replace(tmp, path)
+        return engine_id
+
+
+class SystemService:
+    def __init__(
+        self,
+        paths: DaemonPaths,
+        *,
+        count_images: Callable[[], int],
+        default_runtime: str = "runc",
+    ) -> None:
+        self._paths = paths
+        self._count_images = count_images
+        self._default_runtime = default_runtime
+        self._id = _engine_id(paths.data_root)
+
+    def version(self) -> VersionInfo:
+        host = host_platform()
+        return VersionInfo(
+            version=__version__,
+            api_version=API_VERSION,
+            min_api_version=MIN_API_VERSION,
+            git_commit="",
+            go_version=f"python{platform.python_version()}",
+            os=host.os,
+            arch=host.architecture,
+            kernel_version=platform.release(),
+            build_time="",
+            components=tuple((rt.name, rt.version) for rt in self.runtimes()),
+        )
+
+    def runtimes(self) -> tuple[RuntimeInfo, ...]:
+        found = []
+        for name in _KNOWN_RUNTIMES:
+            path = shutil.which(name)
+            if path:
+                found.append(RuntimeInfo(name=name, path=path))
+        return tuple(found)
+
+    def info(self) -> SystemInfo:
+        os_name, os_version = _os_release()
+        return SystemInfo(
+            id=self._id,
+            name=socket.gethostname(),
+            containers=0,
+            containers_running=0,
+            containers_paused=0,
+            containers_stopped=0,
+            images=self._count_images(),
+            server_version=__version__,
+            storage_driver="overlayfs",
+            driver_status=(("driver-type", "io.containerd.snapshotter.v1"),),
+            logging_driver="json-file",
+            cgroup_driver="cgroupfs",
+            cgroup_version=cgroup_version(),
+            kernel_version=platform.release(),
+            operating_system=os_name,
+            os_version=os_version,
+            os_type="linux",
+            architecture=platform.machine(),
+            ncpu=os.cpu_count() or 1,
+            mem_total=_mem_total(),
+            docker_root_dir=str(self._paths.data_root),
+            exec_root=str(self._paths.exec_root),
+            default_runtime=self._default_runtime,
+            runtimes=self.runtimes(),
+            system_time=datetime.now(UTC).isoformat(),
+            security_options=("name=seccomp,profile=builtin",),
+            warnings=(),
+        )
