@@ -40,7 +40,7 @@ from wharf.metadata.images import ImageNames, ImageRecord
 from wharf.oci.descriptor import Descriptor
 from wharf.oci.digest import Digest
 from wharf.oci.platform import Platform
-from wharf.oci.reference import Reference
+from wharf.oci.reference import Reference, parse_normalized, parse_repository_and_tag
 from wharf.snapshots.snapshotter import Snapshotter
 
 log = logging.getLogger("wharf.engine.images")
@@ -65,7 +65,7 @@ class _Image:
     @property
     def references(self) -> list[Reference]:
         return [
-            Reference.parse_normalized(r.name)
+            parse_normalized(r.name)
             for r in self.records
             if not r.name.startswith(DANGLING_PREFIX)
         ]
@@ -145,7 +145,7 @@ class ImageService:
         reference: Reference | None = None
         parse_error: WharfError | None = None
         try:
-            reference = Reference.parse_normalized(text)
+            reference = parse_normalized(text)
         except WharfError as exc:
             parse_error = exc
         if reference is not None:
@@ -362,7 +362,7 @@ class ImageService:
         )
 
     def tag_image(self, source: str, repository: str, tag: str | None) -> None:
-        target_ref = Reference.parse_repository_and_tag(repository, tag)
+        target_ref = parse_repository_and_tag(repository, tag)
         with self._lock:
             image, _ = self._find(source)
             record = image.records[0]
@@ -392,7 +392,7 @@ class ImageService:
             for record in image.records:
                 self._names.delete(record.name)
                 if not record.name.startswith(DANGLING_PREFIX):
-                    items.append(DeleteItem(untagged=_untag_label(Reference.parse_normalized(record.name))))
+                    items.append(DeleteItem(untagged=_untag_label(parse_normalized(record.name))))
             if not users:
                 items.append(DeleteItem(deleted=image.id))
             self._collect_garbage_locked()
@@ -415,7 +415,7 @@ class ImageService:
                     self._names.delete(record.name)
                     if not record.name.startswith(DANGLING_PREFIX):
                         deleted.append(
-                            DeleteItem(untagged=_untag_label(Reference.parse_normalized(record.name)))
+                            DeleteItem(untagged=_untag_label(parse_normalized(record.name)))
                         )
                 deleted.append(DeleteItem(deleted=image.id))
             self._collect_garbage_locked()
@@ -430,7 +430,7 @@ class ImageService:
         saved: dict[Digest, SavedImage] = {}
         for name in names:
             image, reference = self._find(name)
-            references = (reference,) if reference is not None else ()
+            references: tuple[Reference, ...] = (reference,) if reference is not None else ()
             previous = saved.get(image.target)
             if previous is not None:
                 references = previous.names + tuple(r for r in references if r not in previous.names)
@@ -489,7 +489,7 @@ class ImageService:
         self, rootfs: BinaryIO, *, repository: str, tag: str, changes: list[str], message: str
     ) -> str:
         reference = (
-            Reference.parse_repository_and_tag(repository, tag or None) if repository else None
+            parse_repository_and_tag(repository, tag or None) if repository else None
         )
         parsed_changes = parse_changes(changes)
         with self._writing_unnamed_content():

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, Protocol
 
 from wharf.content.store import Ingester, Provider
 from wharf.errdefs import InvalidArgument, NotFound, WharfError
@@ -36,7 +36,7 @@ from wharf.oci.config import parse_image_config
 from wharf.oci.descriptor import Descriptor
 from wharf.oci.digest import Digest
 from wharf.oci.manifest import Index, Manifest, parse_manifest
-from wharf.oci.reference import Reference
+from wharf.oci.reference import Reference, parse_normalized, parse_repository_and_tag
 
 IMAGE_NAME_ANNOTATION = "io.containerd.image.name"
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
@@ -80,16 +80,13 @@ def save_images(provider: Provider, images: list[SavedImage], out: BinaryIO) -> 
                     _add_blob(tar, provider, descriptor.digest, now)
                     written.add(descriptor.digest)
             tags = [name for name in saved.names if name.tag is not None]
-            for name in tags or [None]:
-                annotations = {}
-                if name is not None:
-                    annotations = {
-                        IMAGE_NAME_ANNOTATION: str(name),
-                        REF_NAME_ANNOTATION: name.tag or "",
-                    }
+            for name in tags:
+                annotations = {IMAGE_NAME_ANNOTATION: str(name), REF_NAME_ANNOTATION: name.tag or ""}
                 index_entries.append(
                     _descriptor_json(image.manifest_descriptor, annotations=annotations)
                 )
+            if not tags:
+                index_entries.append(_descriptor_json(image.manifest_descriptor, annotations={}))
             legacy_manifest.append(
                 {
                     "Config": _blob_path(image.manifest.config.digest),
@@ -178,7 +175,7 @@ def load_archive(store: _LoadStore, archive: BinaryIO) -> list[LoadedImage]:
     raise InvalidArgument("invalid image archive: neither index.json nor manifest.json found")
 
 
-class _LoadStore(Ingester, Provider):  # type: ignore[misc]
+class _LoadStore(Ingester, Provider, Protocol):
     """Load needs to write blobs and read back the small documents it wrote."""
 
 
@@ -230,7 +227,7 @@ def _digest_from_blob_path(name: str) -> Digest | None:
     return None
 
 
-def _write_stream(store: Ingester, reader: BinaryIO, expected: Digest | None, size: int) -> Digest:
+def _write_stream(store: Ingester, reader: IO[bytes], expected: Digest | None, size: int) -> Digest:
     ref = f"load-{expected.hex if expected else uuid.uuid4().hex}"
     writer = store.writer(ref, expected=expected, expected_size=size)
     try:
@@ -314,7 +311,7 @@ def _names_from_annotations(descriptor: Descriptor) -> Iterator[Reference]:
         if not candidate:
             continue
         try:
-            reference = Reference.parse_normalized(candidate)
+            reference = parse_normalized(candidate)
         except WharfError:
             continue
         # A bare tag such as "latest" parses as an image called "latest": not a name.
@@ -348,7 +345,7 @@ def _parse_repo_tags(entry: dict[str, Any]) -> list[Reference]:
     for tag in entry.get("RepoTags") or []:
         if not isinstance(tag, str):
             raise InvalidArgument("invalid image archive: RepoTags must be strings")
-        names.append(Reference.parse_normalized(tag).with_default_tag())
+        names.append(parse_normalized(tag).with_default_tag())
     return names
 
 

@@ -117,12 +117,12 @@ def _apply(config: ContainerConfig, change: Change) -> ContainerConfig:
     if kind is ChangeKind.ENTRYPOINT:
         return replace(config, entrypoint=values)
     if kind is ChangeKind.ENV:
-        env = dict(item.split("=", 1) for item in config.env)
-        env.update(item.split("=", 1) for item in values)
+        env = dict(_pair(item) for item in config.env)
+        env.update(_pair(item) for item in values)
         return replace(config, env=tuple(f"{k}={v}" for k, v in env.items()))
     if kind is ChangeKind.LABEL:
         labels = dict(config.labels)
-        labels.update(item.split("=", 1) for item in values)
+        labels.update(_pair(item) for item in values)
         return replace(config, labels=labels)
     if kind is ChangeKind.EXPOSE:
         ports = tuple(dict.fromkeys((*config.exposed_ports, *values)))
@@ -137,3 +137,8 @@ def _apply(config: ContainerConfig, change: Change) -> ContainerConfig:
     if kind is ChangeKind.ONBUILD:
         return replace(config, on_build=(*config.on_build, values[0]))
     return replace(config, stop_signal=values[0])
+
+
+def _pair(item: str) -> tuple[str, str]:
+    key, _, value = item.partition("=")
+    return key, value

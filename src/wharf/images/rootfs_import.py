@@ -9,7 +9,6 @@ rename, the snapshot by rename, and the caller records a name last.
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from typing import BinaryIO
 
 from isal import isal_zlib
 
-from wharf.archive.compression import detect_compression, open_decompressed
+from wharf.archive.compression import ReadableStream, open_auto
 from wharf.archive.extract import apply_layer
 from wharf.content.store import Ingester, Writer
 from wharf.oci import mediatypes
@@ -31,33 +30,27 @@ from wharf.snapshots.snapshotter import Snapshotter
 _GZIP_LEVEL = 1  # isal level 1 is ~5x faster than zlib -6 for a few percent of size
 
 
-class _CompressingTee(io.RawIOBase):
+class _CompressingTee:
     """Reads from ``source``; every byte read is also gzip-compressed into ``writer``."""
 
-    def __init__(self, source: BinaryIO, writer: Writer) -> None:
+    def __init__(self, source: ReadableStream, writer: Writer) -> None:
         self._source = source
         self._writer = writer
         # wbits 16+15: a gzip container, as registries and `docker load` expect.
         self._compressor = isal_zlib.compressobj(_GZIP_LEVEL, isal_zlib.DEFLATED, 31)
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._source.read(len(buffer))
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._source.read(size)
         if data:
-            buffer[: len(data)] = data
             compressed = self._compressor.compress(data)
             if compressed:
                 self._writer.write(compressed)
-        return len(data)
+        return data
 
     def finish(self) -> None:
-        # Drain whatever the extractor left unread (trailing tar padding) into the blob too.
-        while chunk := self._source.read(1 << 20):
-            compressed = self._compressor.compress(chunk)
-            if compressed:
-                self._writer.write(compressed)
+        # Whatever the extractor left unread (it drains to EOF, but be exact) goes in too.
+        while self.read(1 << 20):
+            pass
         self._writer.write(self._compressor.flush())
 
 
@@ -88,11 +81,7 @@ def import_rootfs(
 ) -> Descriptor:
     """Store ``rootfs`` as a one-layer image; returns its manifest descriptor."""
     configured = configure(ContainerConfig())
-    buffered = io.BufferedReader(rootfs, buffer_size=1 << 20) if not isinstance(
-        rootfs, io.BufferedReader
-    ) else rootfs
-    compression = detect_compression(buffered.peek(8)[:8])
-    tar_stream = open_decompressed(buffered, compression)
+    _, tar_stream = open_auto(rootfs)
 
     ref = f"import-{uuid.uuid4().hex}"
     writer = content.writer(ref)
@@ -100,7 +89,7 @@ def import_rootfs(
     target = snapshotter.prepare(key, None)
     try:
         tee = _CompressingTee(tar_stream, writer)
-        applied = apply_layer(io.BufferedReader(tee, buffer_size=1 << 20), target)
+        applied = apply_layer(tee, target)
         tee.finish()
         layer_size = writer.offset
         layer_digest = writer.commit()

@@ -125,7 +125,8 @@ def routes(backend: ImagesBackend) -> list[Route]:
             await asyncio.to_thread(_save_and_flush, backend, names, writer)
         except WharfError:
             # Headers are gone; cutting the stream short is the only honest signal left.
-            request.transport and request.transport.close()
+            if request.transport is not None:
+                request.transport.close()
             return response
         await response.write_eof()
         return response
