@@ -23,8 +23,25 @@ class VersionInfo:
         return {
             "Platform": {"Name": "Wharf Engine"},
             "Components": [
-                {"Name": name, "Version": version, "Details": {}}
-                for name, version in (("Engine", self.version), *self.components)
+                {
+                    "Name": "Engine",
+                    "Version": self.version,
+                    "Details": {
+                        "ApiVersion": self.api_version,
+                        "Arch": self.arch,
+                        "BuildTime": self.build_time,
+                        "Experimental": "false",
+                        "GitCommit": self.git_commit,
+                        "GoVersion": self.go_version,
+                        "KernelVersion": self.kernel_version,
+                        "MinAPIVersion": self.min_api_version,
+                        "Os": self.os,
+                    },
+                },
+                *(
+                    {"Name": name, "Version": version, "Details": {"GitCommit": ""}}
+                    for name, version in self.components
+                ),
             ],
             "Version": self.version,
             "ApiVersion": self.api_version,

@@ -17,8 +17,11 @@ from wharf.metadata.db import MetadataDB
 from wharf.metadata.images import ImageNames
 from wharf.oci.platform import host_platform
 from wharf.snapshots.overlay import OverlaySnapshotter
+from wharf.snapshots.snapshotter import SnapshotKind
 
 log = logging.getLogger("wharf.engine")
+
+_TRANSIENT_KEYS = ("unpack-", "import-")
 
 
 class Engine:
@@ -48,6 +51,10 @@ class Engine:
         )
         content.cleanup(0)
         snapshotter.cleanup()
+        for info in snapshotter.walk():
+            # Layers being unpacked or imported when a crash hit: nobody will finish them.
+            if info.kind is SnapshotKind.ACTIVE and info.key.startswith(_TRANSIENT_KEYS):
+                snapshotter.remove(info.key)
         images.collect_garbage()
         system = SystemService(paths, count_images=images.count)
         log.info("store recovered and consistent")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import shutil
 import socket
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,6 +71,25 @@ def _engine_id(data_root: Path) -> str:
         return engine_id
 
 
+@functools.cache
+def _installed_runtimes() -> tuple[RuntimeInfo, ...]:
+    """OCI runtimes on PATH with their versions (asked once: they do not change under us)."""
+    found = []
+    for name in _KNOWN_RUNTIMES:
+        path = shutil.which(name)
+        if not path:
+            continue
+        try:
+            first_line = subprocess.run(
+                [path, "--version"], capture_output=True, text=True, timeout=5, check=False
+            ).stdout.splitlines()[0]
+            version = first_line.rsplit(" ", 1)[-1]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            version = ""
+        found.append(RuntimeInfo(name=name, path=path, version=version))
+    return tuple(found)
+
+
 class SystemService:
     def __init__(
         self,
@@ -98,12 +119,7 @@ class SystemService:
         )
 
     def runtimes(self) -> tuple[RuntimeInfo, ...]:
-        found = []
-        for name in _KNOWN_RUNTIMES:
-            path = shutil.which(name)
-            if path:
-                found.append(RuntimeInfo(name=name, path=path))
-        return tuple(found)
+        return _installed_runtimes()
 
     def info(self) -> SystemInfo:
         os_name, os_version = _os_release()
