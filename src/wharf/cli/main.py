@@ -1,0 +1,172 @@
+"""``wharf``: the command-line client (entry point ``wharf.cli.main:main``).
+
+The root group parses the global flags (``-H/--host``, ``-D/--debug``, ``-l/--log-level``,
+``-v/--version``) and loads each command's module only when that command runs. This module
+imports click and little else: no client, no JSON, no aiohttp, so ``wharf --help`` and the
+first byte of every command come fast.
+
+Error reporting is the docker CLI's, in one place (``WharfRoot.main``): a daemon error prints
+``Error response from daemon: <message>``; other wharf errors print their message; flag errors
+print docker's usage text and exit 125; nothing prints a traceback unless ``--debug``.
+
+Imports click, ``wharf`` (the version) and ``wharf.cli`` modules; never the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from wharf import __version__
+from wharf.cli.command import BIN, CliError, DockerGroup, Entry, err, flag_error, out
+from wharf.cli.state import CliState
+from wharf.errdefs import WharfError
+
+_COMMON = "Common Commands"
+_MANAGEMENT = "Management Commands"
+
+ENTRIES: dict[str, Entry] = {
+    "images": Entry("wharf.cli.images:images_command", "List images", _COMMON),
+    "info": Entry("wharf.cli.system:info_command", "Display system-wide information", _COMMON),
+    "version": Entry(
+        "wharf.cli.system:version_command", "Show the Wharf version information", _COMMON
+    ),
+    "image": Entry("wharf.cli.images:image_group", "Manage images", _MANAGEMENT),
+    "system": Entry("wharf.cli.system:system_group", "Manage Wharf", _MANAGEMENT),
+    "history": Entry("wharf.cli.images:history_command", "Show the history of an image"),
+    "import": Entry(
+        "wharf.cli.images:import_command",
+        "Import the contents from a tarball to create a filesystem image",
+    ),
+    "inspect": Entry(
+        "wharf.cli.inspect:inspect_command", "Return low-level information on Wharf objects"
+    ),
+    "load": Entry("wharf.cli.images:load_command", "Load an image from a tar archive or STDIN"),
+    "rmi": Entry("wharf.cli.images:rmi_command", "Remove one or more images"),
+    "save": Entry(
+        "wharf.cli.images:save_command",
+        "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    ),
+    "tag": Entry(
+        "wharf.cli.images:tag_command", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"
+    ),
+}
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        out(f"Wharf version {__version__}")
+        ctx.exit(0)
+
+
+class WharfRoot(DockerGroup):
+    """The root group; ``main`` turns every failure into docker's one-line report."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> None:
+        obj = extra.setdefault("obj", CliState())
+        try:
+            result = super().main(
+                args, prog_name or BIN, complete_var, standalone_mode=False, **extra
+            )
+            code = result if isinstance(result, int) else 0
+        except BaseException as exc:
+            code = _report(exc, debug=isinstance(obj, CliState) and obj.debug)
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            code = _quiet_broken_pipe()
+        sys.exit(code)
+
+
+def _quiet_broken_pipe() -> int:
+    # The reader went away (``wharf images | head``): stop quietly, as a Go program would.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
+    return 141
+
+
+def _report(exc: BaseException, *, debug: bool) -> int:
+    if isinstance(exc, SystemExit):
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if isinstance(exc, CliError):
+        err(exc.message)
+        return exc.exit_code
+    if isinstance(exc, click.UsageError):
+        ctx = exc.ctx or click.Context(cli, info_name=BIN)
+        return _report(flag_error(ctx, exc, "[OPTIONS] COMMAND"), debug=debug)
+    if isinstance(exc, click.ClickException):
+        err(exc.format_message())
+        return exc.exit_code
+    if isinstance(exc, (click.Abort, KeyboardInterrupt)):
+        return 130
+    if isinstance(exc, BrokenPipeError):
+        return _quiet_broken_pipe()
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, WharfError):
+        from wharf.client.errors import DaemonError
+
+        if isinstance(exc, DaemonError):
+            err(f"Error response from daemon: {exc.message}")
+        else:
+            err(exc.message)
+        return 1
+    err(
+        f"Error: {type(exc).__name__}: {exc}" + ("" if debug else " (run with --debug for details)")
+    )
+    return 1
+
+
+@click.group(
+    BIN,
+    cls=WharfRoot,
+    entries=ENTRIES,
+    help="A self-sufficient runtime for containers",
+    invoke_without_command=True,
+)
+@click.option("-H", "--host", metavar="string", help="Daemon socket to connect to", default=None)
+@click.option("-D", "--debug", is_flag=True, help="Enable debug mode")
+@click.option(
+    "-l",
+    "--log-level",
+    metavar="string",
+    default="info",
+    help='Set the logging level ("debug", "info", "warn", "error", "fatal")',
+)
+@click.option(
+    "-v",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print version information and quit",
+)
+@click.pass_context
+def cli(ctx: click.Context, host: str | None, debug: bool, log_level: str) -> None:
+    state = ctx.ensure_object(CliState)
+    if host:
+        state.host = host
+    state.debug = state.debug or debug or os.environ.get("WHARF_DEBUG", "") not in ("", "0")
+    if ctx.invoked_subcommand is None:
+        out(cli.get_help(ctx))
+    del log_level  # accepted for docker compatibility; the client logs nothing yet
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name=BIN)
