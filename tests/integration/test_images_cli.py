@@ -159,9 +159,10 @@ def test_load_accepts_skopeo_oci_archive(daemon, base_image_tars, tmp_path) -> N
     assert "Loaded image: example.com/copied:v2" in loaded
     inspected = json.loads(daemon.wharf("image", "inspect", "example.com/copied:v2").stdout)
     assert inspected[0]["Config"]["Cmd"] == ["sh"]
-    assert inspected[0]["RootFS"]["Layers"] == json.loads(
-        daemon.wharf("image", "inspect", image_id).stdout
-    )[0]["RootFS"]["Layers"]
+    assert (
+        inspected[0]["RootFS"]["Layers"]
+        == json.loads(daemon.wharf("image", "inspect", image_id).stdout)[0]["RootFS"]["Layers"]
+    )
 
 
 def test_history_and_import_changes(daemon, base_image_tars) -> None:
@@ -348,9 +349,7 @@ def test_docker_cli_talks_to_wharfd(daemon, base_image_tars) -> None:
         [docker, "version"], env=env, capture_output=True, text=True, check=True
     )
     assert "Server:" in version.stdout
-    images = subprocess.run(
-        [docker, "images"], env=env, capture_output=True, text=True, check=True
-    )
+    images = subprocess.run([docker, "images"], env=env, capture_output=True, text=True, check=True)
     assert image_id[7:19] in images.stdout
     assert "busybox" in images.stdout
     inspected = subprocess.run(

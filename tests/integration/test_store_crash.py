@@ -88,8 +88,12 @@ def test_kill9_during_load_leaves_a_consistent_store(daemon, base_image_tars, tm
 
     if cut == "mid-blob":
         connection = _send_partial_load(daemon, archive[: len(archive) // 2])
-        _wait_for(lambda: any((p / "data").exists() and (p / "data").stat().st_size > 0
-                              for p in _ingests(daemon.data_root)))
+        _wait_for(
+            lambda: any(
+                (p / "data").exists() and (p / "data").stat().st_size > 0
+                for p in _ingests(daemon.data_root)
+            )
+        )
     else:
         # Everything but the last 8 KiB: every blob is committed, index.json and
         # manifest.json (written last by save) never arrive, so no name is recorded.

@@ -324,6 +324,16 @@ def history_command(
 )
 def tag_command(args: tuple[str, ...]) -> None:
     source, target = args
+    from wharf.errdefs import InvalidArgument
+    from wharf.oci.reference import parse_normalized
+
+    try:
+        parse_normalized(target)
+    except InvalidArgument as exc:
+        # The docker CLI validates the target before asking the daemon, with these words.
+        raise CliError(
+            f'Error parsing reference: "{target}" is not a valid repository/tag: {exc.message}'
+        ) from None
     if "@" in target:
         raise CliError("refusing to create a tag with a digest reference")
     repo, tag = split_reference(target)

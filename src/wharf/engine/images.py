@@ -15,6 +15,7 @@ ID prefix, as Docker's do.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -65,9 +66,7 @@ class _Image:
     @property
     def references(self) -> list[Reference]:
         return [
-            parse_normalized(r.name)
-            for r in self.records
-            if not r.name.startswith(DANGLING_PREFIX)
+            parse_normalized(r.name) for r in self.records if not r.name.startswith(DANGLING_PREFIX)
         ]
 
     @property
@@ -154,14 +153,21 @@ class ImageService:
                 for ref in image.references:
                     if wanted is not None and str(ref) == wanted:
                         return image, ref
-                    if reference.digest is not None and reference.name == ref.name and (
-                        reference.digest in (image.target, image.resolved.manifest_descriptor.digest)
+                    if (
+                        reference.digest is not None
+                        and reference.name == ref.name
+                        and (
+                            reference.digest
+                            in (image.target, image.resolved.manifest_descriptor.digest)
+                        )
                     ):
                         return image, ref
         id_match = _ID_PREFIX.match(text)
         if id_match is not None:
             prefix = id_match.group(2)
-            matches = [image for image in images if image.resolved.config_digest.hex.startswith(prefix)]
+            matches = [
+                image for image in images if image.resolved.config_digest.hex.startswith(prefix)
+            ]
             unique = {image.id for image in matches}
             if len(unique) > 1:
                 raise InvalidArgument(f"multiple IDs found with provided prefix: {text}")
@@ -348,10 +354,8 @@ class ImageService:
             self._mark_dangling_if_unnamed(previous)
 
     def _drop_dangling(self, target: Digest) -> None:
-        try:
+        with contextlib.suppress(NotFound):
             self._names.delete(f"{DANGLING_PREFIX}{target}")
-        except NotFound:
-            pass
 
     def _mark_dangling_if_unnamed(self, old: ImageRecord) -> None:
         if self._names.by_digest(old.digest):
@@ -384,7 +388,7 @@ class ImageService:
             if users and not force:
                 label = reference.familiar() if reference is not None else image.id[7:19]
                 raise Conflict(
-                    f"conflict: unable to remove repository reference \"{label}\" "
+                    f'conflict: unable to remove repository reference "{label}" '
                     f"(must force) - container {users[0][:12]} is using its referenced image "
                     f"{image.resolved.config_digest.hex[:12]}"
                 )
@@ -409,7 +413,9 @@ class ImageService:
                     continue
                 if self._containers_using(image.id):
                     continue
-                if not self._matches(image, Filters(tuple((k, v) for k, v in filters.entries if k == "label")), []):
+                if not self._matches(
+                    image, Filters(tuple((k, v) for k, v in filters.entries if k == "label")), []
+                ):
                     continue
                 for record in image.records:
                     self._names.delete(record.name)
@@ -419,7 +425,9 @@ class ImageService:
                         )
                 deleted.append(DeleteItem(deleted=image.id))
             self._collect_garbage_locked()
-            return PruneReport(deleted=tuple(deleted), space_reclaimed=max(0, before - self._disk_usage()))
+            return PruneReport(
+                deleted=tuple(deleted), space_reclaimed=max(0, before - self._disk_usage())
+            )
 
     def _disk_usage(self) -> int:
         return self._content.usage() + sum(self._layer_sizes.values())
@@ -433,7 +441,9 @@ class ImageService:
             references: tuple[Reference, ...] = (reference,) if reference is not None else ()
             previous = saved.get(image.target)
             if previous is not None:
-                references = previous.names + tuple(r for r in references if r not in previous.names)
+                references = previous.names + tuple(
+                    r for r in references if r not in previous.names
+                )
             saved[image.target] = SavedImage(names=references, image=image.resolved)
         save_images(self._content, list(saved.values()), out)
 
@@ -488,9 +498,7 @@ class ImageService:
     def import_image(
         self, rootfs: BinaryIO, *, repository: str, tag: str, changes: list[str], message: str
     ) -> str:
-        reference = (
-            parse_repository_and_tag(repository, tag or None) if repository else None
-        )
+        reference = parse_repository_and_tag(repository, tag or None) if repository else None
         parsed_changes = parse_changes(changes)
         with self._writing_unnamed_content():
             manifest = import_rootfs(

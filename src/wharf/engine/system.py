@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from wharf import __version__
-from wharf.apitypes.versions import API_VERSION, MIN_API_VERSION
 from wharf.apitypes.system import RuntimeInfo, SystemInfo, VersionInfo
+from wharf.apitypes.versions import API_VERSION, MIN_API_VERSION
 from wharf.oci.platform import host_platform
 
 _KNOWN_RUNTIMES = ("crun", "runc")
@@ -52,7 +52,7 @@ def _mem_total() -> int:
 
 
 def cgroup_version() -> str:
-    """"2" on a pure unified hierarchy, "1" on legacy or hybrid layouts (this machine)."""
+    """ "2" on a pure unified hierarchy, "1" on legacy or hybrid layouts (this machine)."""
     return "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
 
 

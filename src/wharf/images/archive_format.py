@@ -36,7 +36,7 @@ from wharf.oci.config import parse_image_config
 from wharf.oci.descriptor import Descriptor
 from wharf.oci.digest import Digest
 from wharf.oci.manifest import Index, Manifest, parse_manifest
-from wharf.oci.reference import Reference, parse_normalized, parse_repository_and_tag
+from wharf.oci.reference import Reference, parse_normalized
 
 IMAGE_NAME_ANNOTATION = "io.containerd.image.name"
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
@@ -75,13 +75,20 @@ def save_images(provider: Provider, images: list[SavedImage], out: BinaryIO) -> 
         _add_bytes(tar, "blobs/sha256/", b"", now, directory=True)
         for saved in images:
             image = saved.image
-            for descriptor in (image.manifest.config, *image.manifest.layers, image.manifest_descriptor):
+            for descriptor in (
+                image.manifest.config,
+                *image.manifest.layers,
+                image.manifest_descriptor,
+            ):
                 if descriptor.digest not in written:
                     _add_blob(tar, provider, descriptor.digest, now)
                     written.add(descriptor.digest)
             tags = [name for name in saved.names if name.tag is not None]
             for name in tags:
-                annotations = {IMAGE_NAME_ANNOTATION: str(name), REF_NAME_ANNOTATION: name.tag or ""}
+                annotations = {
+                    IMAGE_NAME_ANNOTATION: str(name),
+                    REF_NAME_ANNOTATION: name.tag or "",
+                }
                 index_entries.append(
                     _descriptor_json(image.manifest_descriptor, annotations=annotations)
                 )
@@ -129,7 +136,9 @@ def _descriptor_json(descriptor: Descriptor, *, annotations: dict[str, str]) -> 
     return wire
 
 
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mtime: int, *, directory: bool = False) -> None:
+def _add_bytes(
+    tar: tarfile.TarFile, name: str, data: bytes, mtime: int, *, directory: bool = False
+) -> None:
     import io
 
     info = tarfile.TarInfo(name)
@@ -212,9 +221,12 @@ def _ingest_archive(store: Ingester, archive: BinaryIO) -> _ArchiveContents:
 
 
 def _is_document(name: str) -> bool:
-    return name in ("index.json", "manifest.json", "repositories", "oci-layout") or (
-        name.endswith(".json") and "/" not in name
-    ) or name.endswith("/json") or name.endswith("/VERSION")
+    return (
+        name in ("index.json", "manifest.json", "repositories", "oci-layout")
+        or (name.endswith(".json") and "/" not in name)
+        or name.endswith("/json")
+        or name.endswith("/VERSION")
+    )
 
 
 def _digest_from_blob_path(name: str) -> Digest | None:
@@ -333,7 +345,9 @@ def _legacy_tags_by_config(contents: _ArchiveContents) -> dict[Digest, list[Refe
 def _legacy_entries(contents: _ArchiveContents) -> list[dict[str, Any]]:
     entries = _json_document(contents, "manifest.json")
     if not isinstance(entries, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("Config"), str) and isinstance(e.get("Layers"), list)
+        isinstance(e, dict)
+        and isinstance(e.get("Config"), str)
+        and isinstance(e.get("Layers"), list)
         for e in entries
     ):
         raise InvalidArgument("invalid image archive: manifest.json has the wrong shape")
@@ -349,7 +363,9 @@ def _parse_repo_tags(entry: dict[str, Any]) -> list[Reference]:
     return names
 
 
-def _images_from_legacy_manifest(store: _LoadStore, contents: _ArchiveContents) -> list[LoadedImage]:
+def _images_from_legacy_manifest(
+    store: _LoadStore, contents: _ArchiveContents
+) -> list[LoadedImage]:
     images = []
     for entry in _legacy_entries(contents):
         config_path = entry["Config"]
@@ -411,7 +427,9 @@ def _write_bytes(store: Ingester, data: bytes) -> Digest:
 
 
 def _check_blobs_present(store: Provider, document: Manifest | Index) -> None:
-    children = document.manifests if isinstance(document, Index) else (document.config, *document.layers)
+    children = (
+        document.manifests if isinstance(document, Index) else (document.config, *document.layers)
+    )
     for child in children:
         if isinstance(document, Index) and not store.exists(child.digest):
             continue  # other platforms of an index need not be in the archive

@@ -12,9 +12,9 @@ from typing import Any
 
 from wharf.content.store import Provider
 from wharf.errdefs import InvalidArgument, NotFound
+from wharf.oci.config import ImageConfig, parse_image_config
 from wharf.oci.descriptor import Descriptor
 from wharf.oci.digest import Digest, chain_id
-from wharf.oci.config import ImageConfig, parse_image_config
 from wharf.oci.manifest import Index, Manifest, parse_manifest
 from wharf.oci.platform import Platform, select_manifest
 
@@ -86,7 +86,7 @@ def resolve_image(provider: Provider, target: Descriptor, platform: Platform) ->
 
 
 def referenced_blobs(provider: Provider, target: Descriptor) -> list[Digest]:
-    """Every blob reachable from ``target`` that is present (an index's other platforms may not be)."""
+    """Every blob reachable from ``target``; an index's other platforms may be absent."""
     seen: list[Digest] = []
     pending = [target]
     while pending:
@@ -98,5 +98,7 @@ def referenced_blobs(provider: Provider, target: Descriptor) -> list[Digest]:
         if isinstance(document, Index):
             pending.extend(document.manifests)
         else:
-            seen.extend(d.digest for d in (document.config, *document.layers) if d.digest not in seen)
+            seen.extend(
+                d.digest for d in (document.config, *document.layers) if d.digest not in seen
+            )
     return seen

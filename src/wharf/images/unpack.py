@@ -20,7 +20,9 @@ from wharf.oci.mediatypes import layer_compression
 from wharf.snapshots.snapshotter import Snapshotter
 
 
-def unpack_image(provider: Provider, snapshotter: Snapshotter, image: ResolvedImage) -> Digest | None:
+def unpack_image(
+    provider: Provider, snapshotter: Snapshotter, image: ResolvedImage
+) -> Digest | None:
     """Make sure every layer of ``image`` is a committed snapshot; return the top chainID."""
     parent: str | None = None
     chains = image.chain_ids()
@@ -28,7 +30,9 @@ def unpack_image(provider: Provider, snapshotter: Snapshotter, image: ResolvedIm
         image.manifest.layers, image.config.rootfs_diff_ids, chains, strict=True
     ):
         if not snapshotter.exists(chain.hex):
-            _unpack_layer(provider, snapshotter, layer.digest, layer.media_type, diff_id, chain, parent)
+            _unpack_layer(
+                provider, snapshotter, layer.digest, layer.media_type, diff_id, chain, parent
+            )
         parent = chain.hex
     return chains[-1] if chains else None
 

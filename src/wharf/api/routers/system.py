@@ -9,8 +9,8 @@ from typing import Protocol
 
 from aiohttp import web
 
-from wharf.apitypes import versions
 from wharf.api.app import Route, json_response
+from wharf.apitypes import versions
 from wharf.apitypes.system import SystemInfo, VersionInfo
 
 
