@@ -46,6 +46,11 @@ ENTRIES: dict[str, Entry] = {
         "wharf.cli.inspect:inspect_command", "Return low-level information on Wharf objects"
     ),
     "load": Entry("wharf.cli.images:load_command", "Load an image from a tar archive or STDIN"),
+    "registry": Entry(
+        "wharf.cli.registry:registry_command",
+        "Run the built-in OCI registry server",
+        _MANAGEMENT,
+    ),
     "rmi": Entry("wharf.cli.images:rmi_command", "Remove one or more images"),
     "save": Entry(
         "wharf.cli.images:save_command",
