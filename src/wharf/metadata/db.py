@@ -19,7 +19,17 @@ Schema (``<data-root>/metadata.db``), version 1::
       updated_at   REAL NOT NULL
       labels       TEXT NOT NULL        JSON object of string -> string, "{}" when none
 
-Later versions append to ``MIGRATIONS`` (containers, networks, volumes, build cache, leases);
+  v2 containers
+      id           TEXT PRIMARY KEY     64 hex
+      name         TEXT UNIQUE          without the leading "/"
+      image_id     TEXT                 config digest of the image it was created from
+      created_at   REAL
+      config       TEXT                 JSON: the container's immutable configuration
+      state        TEXT                 JSON: its mutable state (status, pid, exit code, times)
+  v2 volumes
+      name, driver, created_at, labels (JSON), options (JSON), anonymous (0/1)
+
+Later versions append to ``MIGRATIONS`` (networks, build cache, leases);
 a migration is never edited once released, and a database newer than the code is refused.
 
 Invariants:
@@ -77,6 +87,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             )
             """,
             "CREATE INDEX images_by_digest ON images (digest)",
+        ),
+    ),
+    Migration(
+        2,
+        "containers and volumes",
+        (
+            """
+            CREATE TABLE containers (
+                id         TEXT PRIMARY KEY,
+                name       TEXT NOT NULL UNIQUE,
+                image_id   TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                config     TEXT NOT NULL,
+                state      TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX containers_by_image ON containers (image_id)",
+            """
+            CREATE TABLE volumes (
+                name       TEXT PRIMARY KEY,
+                driver     TEXT NOT NULL DEFAULT 'local',
+                created_at REAL NOT NULL,
+                labels     TEXT NOT NULL DEFAULT '{}',
+                options    TEXT NOT NULL DEFAULT '{}',
+                anonymous  INTEGER NOT NULL DEFAULT 0
+            )
+            """,
         ),
     ),
 )
