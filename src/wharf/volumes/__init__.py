@@ -1,0 +1,1 @@
+"""Volumes (layer L1): named and anonymous local volumes under ``<data-root>/volumes``."""
