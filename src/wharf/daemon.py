@@ -16,14 +16,20 @@ import logging
 import os
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aiohttp import web
 
 from wharf import __version__
 from wharf.api.app import build_app
+from wharf.api.routers import container_fs as container_fs_router
+from wharf.api.routers import containers as containers_router
+from wharf.api.routers import exec as exec_router
 from wharf.api.routers import images as images_router
 from wharf.api.routers import system as system_router
+from wharf.api.routers import volumes as volumes_router
+from wharf.engine.exec import ExecConfig
 from wharf.engine.engine import Engine
 from wharf.engine.system import DaemonPaths
 from wharf.errdefs import WharfError
@@ -54,6 +60,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--log-level",
         default="info",
         choices=["debug", "info", "warn", "error", "fatal"],
+    )
+    parser.add_argument(
+        "--default-runtime",
+        choices=["crun", "runc"],
+        default=None,
+        help="OCI runtime for containers (default: probe, crun where it works, else runc)",
     )
     parser.add_argument("-v", "--version", action="version", version=f"wharfd {__version__}")
     return parser.parse_args(argv)
@@ -124,6 +136,8 @@ async def _serve(app: web.Application, host: str) -> None:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Streams (logs -f, stats, uploads) each hold a worker thread for their whole life.
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=128, thread_name_prefix="api"))
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
@@ -143,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     lock_fd = _take_pid_lock(exec_root)
     log.info("wharfd %s starting (data root %s, exec root %s)", __version__, data_root, exec_root)
     try:
-        engine = Engine.open(DaemonPaths(data_root=data_root, exec_root=exec_root))
+        engine = Engine.open(
+            DaemonPaths(data_root=data_root, exec_root=exec_root),
+            default_runtime=args.default_runtime,
+        )
     except WharfError as exc:
         log.critical("cannot start: %s", exc.message)
         return 1
@@ -152,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             [
                 *system_router.routes(engine.system, __version__),
                 *images_router.routes(engine.images),
+                *containers_router.routes(engine.containers),
+                *container_fs_router.routes(engine.inspector, engine.inspector),
+                *exec_router.routes(engine.execs, ExecConfig.from_wire),
+                *volumes_router.routes(engine.volumes),
             ]
         )
         asyncio.run(_serve(app, args.host))

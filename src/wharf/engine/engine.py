@@ -2,26 +2,39 @@
 crash, and builds the services the API serves.
 
 Recovery at every start (before the socket opens, so nothing else is writing):
-partial ingests are dropped, incomplete snapshots removed, and garbage (blobs and layers no
-image name reaches, e.g. from a load killed before it recorded its names) collected.
+partial ingests are dropped, incomplete snapshots removed, containers re-attached to their
+live monitors (or marked exited, with what they held released), and garbage (blobs and
+layers no image name reaches, e.g. from a load killed before it recorded its names)
+collected.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 
 from wharf.content.local import LocalStore
+from wharf.engine.container_ops import ContainerInspector
+from wharf.engine.containers import ContainerService
+from wharf.engine.exec import ExecService
 from wharf.engine.images import ImageService
 from wharf.engine.system import DaemonPaths, SystemService
+from wharf.engine.volumes import VolumeService
+from wharf.metadata.containers import ContainerRecords
 from wharf.metadata.db import MetadataDB
 from wharf.metadata.images import ImageNames
+from wharf.metadata.volumes import VolumeRecords
 from wharf.oci.platform import host_platform
+from wharf.runtime.oci import OciRuntime, probe_runtime
+from wharf.runtime.spec import HostFacts
 from wharf.snapshots.overlay import OverlaySnapshotter
 from wharf.snapshots.snapshotter import SnapshotKind
+from wharf.volumes.local import LocalVolumes
 
 log = logging.getLogger("wharf.engine")
 
 _TRANSIENT_KEYS = ("unpack-", "import-")
+RUNTIME_NAMES = ("crun", "runc")
 
 
 class Engine:
@@ -31,23 +44,33 @@ class Engine:
         paths: DaemonPaths,
         db: MetadataDB,
         images: ImageService,
+        containers: ContainerService,
+        execs: ExecService,
+        inspector: ContainerInspector,
+        volumes: VolumeService,
         system: SystemService,
     ) -> None:
         self.paths = paths
         self._db = db
         self.images = images
+        self.containers = containers
+        self.execs = execs
+        self.inspector = inspector
+        self.volumes = volumes
         self.system = system
 
     @classmethod
-    def open(cls, paths: DaemonPaths) -> Engine:
+    def open(cls, paths: DaemonPaths, *, default_runtime: str | None = None) -> Engine:
         content = LocalStore(paths.data_root / "content")
         snapshotter = OverlaySnapshotter(paths.data_root / "snapshots")
         db = MetadataDB(paths.data_root / "metadata.db")
+        holder: dict[str, ContainerService] = {}
         images = ImageService(
             content=content,
             names=ImageNames(db),
             snapshotter=snapshotter,
             platform=host_platform(),
+            containers_using=lambda image_id: holder["containers"].images_in_use(image_id),
         )
         content.cleanup(0)
         snapshotter.cleanup()
@@ -55,10 +78,55 @@ class Engine:
             # Layers being unpacked or imported when a crash hit: nobody will finish them.
             if info.kind is SnapshotKind.ACTIVE and info.key.startswith(_TRANSIENT_KEYS):
                 snapshotter.remove(info.key)
+
+        runtimes = {
+            name: OciRuntime(name, path, paths.exec_root / "runtime" / name)
+            for name in RUNTIME_NAMES
+            if (path := shutil.which(name))
+        }
+        chosen = default_runtime or probe_runtime(
+            tuple(runtimes.values()), paths.exec_root / "runtime"
+        )
+        host = HostFacts.detect()
+        volumes = VolumeService(
+            VolumeRecords(db),
+            LocalVolumes(paths.data_root / "volumes"),
+            in_use=lambda name: holder["containers"].volumes_in_use(name),
+        )
+        containers = ContainerService(
+            records=ContainerRecords(db),
+            images=images,
+            snapshotter=snapshotter,
+            runtimes=runtimes,
+            default_runtime=chosen,
+            data_root=paths.data_root,
+            exec_root=paths.exec_root,
+            host=host,
+            volumes=volumes,
+        )
+        holder["containers"] = containers
+        containers.recover()
         images.collect_garbage()
-        system = SystemService(paths, count_images=images.count)
-        log.info("store recovered and consistent")
-        return cls(paths=paths, db=db, images=images, system=system)
+        system = SystemService(
+            paths,
+            count_images=images.count,
+            count_containers=containers.count_by_status,
+            default_runtime=chosen,
+        )
+        log.info("store recovered and consistent; default runtime %s", chosen)
+        return cls(
+            paths=paths,
+            db=db,
+            images=images,
+            containers=containers,
+            execs=ExecService(containers=containers, host=host),
+            inspector=ContainerInspector(
+                containers=containers, snapshotter=snapshotter, images=images
+            ),
+            volumes=volumes,
+            system=system,
+        )
 
     def close(self) -> None:
+        self.containers.close()
         self._db.close()

@@ -33,11 +33,13 @@ from wharf.content.store import Store
 from wharf.errdefs import Conflict, InvalidArgument, NotFound, WharfError
 from wharf.images.archive_format import SavedImage, load_archive, save_images
 from wharf.images.changes import apply_changes, parse_changes
+from wharf.images.commit import commit_image
 from wharf.images.gc import collect_garbage
 from wharf.images.resolve import ResolvedImage, resolve_image
 from wharf.images.rootfs_import import import_rootfs
 from wharf.images.unpack import unpack_image
 from wharf.metadata.images import ImageNames, ImageRecord
+from wharf.oci.config import ContainerConfig as OciContainerConfig
 from wharf.oci.descriptor import Descriptor
 from wharf.oci.digest import Digest
 from wharf.oci.platform import Platform
@@ -366,7 +368,7 @@ class ImageService:
         )
 
     def tag_image(self, source: str, repository: str, tag: str | None) -> None:
-        target_ref = parse_repository_and_tag(repository, tag)
+        target_ref = parse_repository_and_tag(repository, tag).with_default_tag()
         with self._lock:
             image, _ = self._find(source)
             record = image.records[0]
@@ -397,7 +399,10 @@ class ImageService:
                 self._names.delete(record.name)
                 if not record.name.startswith(DANGLING_PREFIX):
                     items.append(DeleteItem(untagged=_untag_label(parse_normalized(record.name))))
-            if not users:
+            if users:
+                # A container still runs from it: keep the image, nameless, as Docker does.
+                self._record_dangling(_descriptor_of(image.records[0]))
+            else:
                 items.append(DeleteItem(deleted=image.id))
             self._collect_garbage_locked()
             return items
@@ -498,7 +503,11 @@ class ImageService:
     def import_image(
         self, rootfs: BinaryIO, *, repository: str, tag: str, changes: list[str], message: str
     ) -> str:
-        reference = parse_repository_and_tag(repository, tag or None) if repository else None
+        reference = (
+            parse_repository_and_tag(repository, tag or None).with_default_tag()
+            if repository
+            else None
+        )
         parsed_changes = parse_changes(changes)
         with self._writing_unnamed_content():
             manifest = import_rootfs(
@@ -515,6 +524,45 @@ class ImageService:
                     self._record_dangling(manifest)
                 else:
                     self._record_name(reference, manifest)
+            return resolved.image_id
+
+    def commit(
+        self,
+        *,
+        parent_image_id: str,
+        write_diff: Callable[[BinaryIO], Digest],
+        config: OciContainerConfig,
+        changes: list[str],
+        repository: str,
+        tag: str,
+        author: str,
+        comment: str,
+        created_by: str,
+    ) -> str:
+        """A new image from a container's changes over its image; returns the image ID."""
+        reference = (
+            parse_repository_and_tag(repository, tag or None) if repository else None
+        )
+        config = apply_changes(config, parse_changes(changes))
+        parent = self.resolve(parent_image_id)
+        with self._writing_unnamed_content():
+            manifest = commit_image(
+                self._content,
+                self._snapshotter,
+                parent=parent,
+                write_diff=write_diff,
+                config=config,
+                author=author,
+                comment=comment,
+                created_by=created_by,
+                platform=self._platform,
+            )
+            resolved = resolve_image(self._content, manifest, self._platform)
+            with self._lock, self._names.transaction():
+                if reference is None:
+                    self._record_dangling(manifest)
+                else:
+                    self._record_name(reference.with_default_tag(), manifest)
             return resolved.image_id
 
     # ------------------------------------------------------------------------ garbage

@@ -8,7 +8,7 @@ import platform
 import shutil
 import socket
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 from wharf import __version__
 from wharf.apitypes.system import RuntimeInfo, SystemInfo, VersionInfo
 from wharf.apitypes.versions import API_VERSION, MIN_API_VERSION
+from wharf.engine.container_model import Status
 from wharf.oci.platform import host_platform
 
 _KNOWN_RUNTIMES = ("crun", "runc")
@@ -96,10 +97,12 @@ class SystemService:
         paths: DaemonPaths,
         *,
         count_images: Callable[[], int],
+        count_containers: Callable[[], Mapping[Status, int]] = dict,
         default_runtime: str = "runc",
     ) -> None:
         self._paths = paths
         self._count_images = count_images
+        self._count_containers = count_containers
         self._default_runtime = default_runtime
         self._id = _engine_id(paths.data_root)
 
@@ -123,13 +126,17 @@ class SystemService:
 
     def info(self) -> SystemInfo:
         os_name, os_version = _os_release()
+        counts = self._count_containers()
+        running = counts.get(Status.RUNNING, 0) + counts.get(Status.RESTARTING, 0)
+        paused = counts.get(Status.PAUSED, 0)
+        total = sum(counts.values())
         return SystemInfo(
             id=self._id,
             name=socket.gethostname(),
-            containers=0,
-            containers_running=0,
-            containers_paused=0,
-            containers_stopped=0,
+            containers=total,
+            containers_running=running,
+            containers_paused=paused,
+            containers_stopped=total - running - paused,
             images=self._count_images(),
             server_version=__version__,
             storage_driver="overlayfs",

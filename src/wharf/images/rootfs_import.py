@@ -58,7 +58,7 @@ def _rfc3339_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _write_document(content: Ingester, data: bytes, media_type: str) -> Descriptor:
+def write_document(content: Ingester, data: bytes, media_type: str) -> Descriptor:
     digest = Digest.of_bytes(data)
     writer = content.writer(f"import-doc-{digest.hex}", expected=digest, expected_size=len(data))
     try:
@@ -114,7 +114,7 @@ def import_rootfs(
         rootfs_diff_ids=(applied.diff_id,),
         history=(HistoryEntry(created=created, comment=comment),),
     )
-    config_descriptor = _write_document(content, config.to_bytes(), mediatypes.OCI_CONFIG)
+    config_descriptor = write_document(content, config.to_bytes(), mediatypes.OCI_CONFIG)
     manifest = Manifest(
         config=config_descriptor,
         layers=(
@@ -122,4 +122,4 @@ def import_rootfs(
         ),
         media_type=mediatypes.OCI_MANIFEST,
     )
-    return _write_document(content, manifest.to_bytes(), mediatypes.OCI_MANIFEST)
+    return write_document(content, manifest.to_bytes(), mediatypes.OCI_MANIFEST)

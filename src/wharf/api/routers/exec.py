@@ -1,0 +1,92 @@
+"""Exec endpoints: ``POST /containers/{id}/exec``, ``POST /exec/{id}/start`` (hijacked),
+``POST /exec/{id}/resize``, ``GET /exec/{id}/json``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from wharf.api.app import Route, json_response
+from wharf.api.routers.containers import _pump_attachment
+from wharf.api.streams import HijackedStream
+from wharf.errdefs import InvalidArgument, WharfError
+from wharf.runtime.monitor_client import open_attachment
+
+
+class ExecBackend(Protocol):
+    def create(self, reference: str, config: Any) -> str: ...
+
+    def start(self, exec_id: str, *, detach: bool, tty: bool | None = None) -> Any: ...
+
+    def resize(self, exec_id: str, height: int, width: int) -> None: ...
+
+    def inspect(self, exec_id: str) -> dict[str, Any]: ...
+
+    def exec_config(self, exec_id: str) -> Any: ...
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read() if request.can_read_body else b""
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"invalid JSON body: {exc}") from exc
+
+
+def routes(backend: ExecBackend, parse_config: Any) -> list[Route]:
+    async def create(request: web.Request) -> web.StreamResponse:
+        config = parse_config(await _json_body(request))
+        exec_id = await asyncio.to_thread(backend.create, request.match_info["id"], config)
+        return json_response({"Id": exec_id}, status=201)
+
+    async def start(request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise InvalidArgument("invalid exec start body")
+        exec_id = request.match_info["id"]
+        config = await asyncio.to_thread(backend.exec_config, exec_id)
+        detach = bool(body.get("Detach"))
+        tty = body.get("Tty")
+        target = await asyncio.to_thread(
+            backend.start, exec_id, detach=detach, tty=None if tty is None else bool(tty)
+        )
+        if detach:
+            return web.Response(status=200)
+        stream = await HijackedStream.open(request, multiplexed=not target.tty)
+        try:
+            attachment = await open_attachment(
+                target.socket,
+                stdin=config.attach_stdin,
+                stdout=config.attach_stdout,
+                stderr=config.attach_stderr,
+            )
+            await _pump_attachment(stream, attachment, stdin=config.attach_stdin)
+        except (OSError, WharfError):
+            pass
+        finally:
+            await stream.close()
+        return web.Response(status=200)
+
+    async def resize(request: web.Request) -> web.StreamResponse:
+        try:
+            height = int(request.query.get("h", "0"))
+            width = int(request.query.get("w", "0"))
+        except ValueError:
+            raise InvalidArgument("invalid resize dimensions") from None
+        await asyncio.to_thread(backend.resize, request.match_info["id"], height, width)
+        return web.Response(status=200)
+
+    async def inspect(request: web.Request) -> web.StreamResponse:
+        return json_response(await asyncio.to_thread(backend.inspect, request.match_info["id"]))
+
+    return [
+        Route("POST", "/containers/{id}/exec", create),
+        Route("POST", "/exec/{id}/start", start),
+        Route("POST", "/exec/{id}/resize", resize),
+        Route("GET", "/exec/{id}/json", inspect),
+    ]
