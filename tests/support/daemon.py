@@ -202,7 +202,11 @@ class WharfDaemon:
 
     def close(self, *, check: bool = True) -> None:
         """Stop wharfd, clean up whatever it left, remove the temp dir; raise LeakError if
-        ``check`` and anything had to be cleaned."""
+        ``check`` and anything had to be cleaned.
+
+        Containers a test left are removed through the API first (that is test hygiene);
+        whatever is still left after that is the engine's leak, and fails the check."""
+        self.remove_all_containers()
         self.stop()
         problems = self._problems
         self._problems = []
@@ -214,6 +218,19 @@ class WharfDaemon:
             problems.append(f"could not remove {self.root}: {exc}")
         if check and problems:
             raise LeakError("wharfd left things behind:\n  " + "\n  ".join(problems))
+
+    def remove_all_containers(self) -> None:
+        """``rm -f`` every container, best effort (the daemon may be down)."""
+        if not self.running:
+            return
+        try:
+            reply = self.request("GET", "/containers/json?all=1")
+            if reply.status != 200:
+                return
+            for container in reply.json():
+                self.request("DELETE", f"/containers/{container['Id']}?force=1&v=1", timeout=60)
+        except (OSError, http.client.HTTPException, ValueError):
+            return
 
     def _signal_and_wait(self, sig: signal.Signals, timeout: float) -> bool:
         assert self._proc is not None
@@ -256,6 +273,11 @@ class WharfDaemon:
             return self.request("GET", "/_ping", timeout=2.0).status == 200
         except (OSError, http.client.HTTPException):
             return False
+
+    @property
+    def wharf_path(self) -> Path:
+        """The CLI binary, for tests that drive it through a pty."""
+        return WHARF
 
     def wharf(
         self,

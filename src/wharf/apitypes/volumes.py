@@ -150,7 +150,5 @@ def _string_map(body: Mapping[str, object], key: str) -> tuple[tuple[str, str], 
     if not isinstance(value, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
-        raise InvalidArgument(
-            f"invalid volume create request: {key} must be an object of strings"
-        )
+        raise InvalidArgument(f"invalid volume create request: {key} must be an object of strings")
     return tuple(sorted(value.items()))

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from wharf import __version__
+from wharf.client.containers import ContainersMixin
 from wharf.client.errors import DaemonError, StreamError, error_for_status, error_message
 from wharf.client.models import (
     HistoryEntry,
@@ -33,6 +34,7 @@ from wharf.client.models import (
     SystemInfo,
 )
 from wharf.client.transport import Body, Request, Response, Transport, quote_path
+from wharf.client.volumes import VolumesMixin
 from wharf.errdefs import EngineFailure, InvalidArgument
 
 API_VERSION = "1.45"
@@ -85,8 +87,12 @@ def _flag(on: bool) -> str:
     return "1" if on else "0"
 
 
-class EngineClient:
-    """A client of one daemon. Not thread-safe until the version is negotiated."""
+class EngineClient(ContainersMixin, VolumesMixin):
+    """A client of one daemon. Not thread-safe until the version is negotiated.
+
+    Container, exec and pull calls come from ``client.containers``, volume calls from
+    ``client.volumes``; this class holds the plumbing and the image and system calls.
+    """
 
     def __init__(self, transport: Transport, api_version: str | None = None) -> None:
         if api_version is not None:

@@ -27,6 +27,7 @@ from wharf.engine.container_model import Status
 from wharf.engine.containers import ContainerService
 from wharf.errdefs import Conflict, WharfError
 from wharf.runtime import cgroups
+from wharf.runtime.users import resolve_user
 from wharf.snapshots.snapshotter import Snapshotter
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -276,15 +277,22 @@ class ContainerInspector:
         if config.host_config.read_only_rootfs:
             raise Conflict("container rootfs is marked read-only")
         with self._rootfs(container_id) as rootfs:
+            owner = None
+            if copy_uid_gid:
+                user = resolve_user(rootfs, config.config.user)
+                owner = (user[0], user[1])
             container_fs.extract_to(
-                rootfs, path, tar_stream, no_overwrite_dir_non_dir=no_overwrite,
-                copy_uid_gid=copy_uid_gid,
+                rootfs, path, tar_stream, no_overwrite_dir_non_dir=no_overwrite, owner=owner
             )
 
     def changes(self, reference: str) -> list[container_fs.Change]:
         container_id = self._containers.resolve_id(reference)
         upper, lowers = self._layers(container_id)
-        return container_fs.changes(upper, lowers)
+        # Mount points the runtime makes are not the container's own changes.
+        return container_fs.changes(
+            upper, lowers, ignore=("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev",
+                                   "/proc", "/sys")
+        )
 
     def export(self, reference: str, out: BinaryIO) -> None:
         container_id = self._containers.resolve_id(reference)

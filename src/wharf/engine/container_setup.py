@@ -184,13 +184,13 @@ def collect_mounts(host_config: HostConfig, image_volumes: tuple[str, ...]) -> l
         if destination in mounts:
             raise InvalidArgument(f"Duplicate mount point: {destination}")
         mounts[destination] = mount
-    for destination, options in host_config.tmpfs.items():
-        destination = _check_destination(destination)
-        if destination in mounts:
-            raise InvalidArgument(f"Duplicate mount point: {destination}")
-        extra = tuple(o for o in options.split(",") if o)
-        mounts[destination] = MountPoint(
-            type="tmpfs", source="", destination=destination,
+    for tmpfs_path, tmpfs_options in host_config.tmpfs.items():
+        tmpfs_destination = _check_destination(tmpfs_path)
+        if tmpfs_destination in mounts:
+            raise InvalidArgument(f"Duplicate mount point: {tmpfs_destination}")
+        extra = tuple(o for o in tmpfs_options.split(",") if o)
+        mounts[tmpfs_destination] = MountPoint(
+            type="tmpfs", source="", destination=tmpfs_destination,
             tmpfs_options=("rw", "nosuid", "nodev", "noexec", *extra),
         )
     for volume in image_volumes:

@@ -31,6 +31,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from wharf.apitypes.containers import ContainerInspect, ContainerSummary, CreateRequest
 from wharf.apitypes.filters import Filters
@@ -95,17 +96,16 @@ class AttachTarget:
     tty: bool
 
 
-class VolumeProvider:
+class VolumeProvider(Protocol):
     """What containers need from volumes: a host directory for a (possibly new) volume."""
 
-    def ensure(self, name: str | None, *, anonymous: bool) -> tuple[str, Path]:
-        raise NotImplementedError
+    def ensure(self, name: str | None, *, anonymous: bool = False) -> tuple[str, Path]: ...
 
-    def populate(self, name: str, image_dir: Path) -> None:
-        raise NotImplementedError
+    def populate(self, name: str, rootfs: Path, path: str) -> bool: ...
 
-    def remove_anonymous(self, names: list[str]) -> None:
-        raise NotImplementedError
+    def remove_anonymous(self, names: list[str]) -> list[str]: ...
+
+    def locked(self) -> contextlib.AbstractContextManager[object]: ...
 
 
 def _parse_signal(text: str) -> int:
@@ -292,19 +292,23 @@ class ContainerService:
             _parse_signal(config.stop_signal)
             top = image.top_chain_id()
             self._snapshotter.prepare(container_id, top.hex if top else None)
+            volume_lock = (
+                self._volumes.locked() if self._volumes is not None else contextlib.nullcontext()
+            )
             try:
-                config = replace(config, mounts=tuple(self._prepare_volumes(mounts)))
-                self._data_dir(container_id).mkdir(parents=True, exist_ok=True)
-                self._records.insert(
-                    ContainerRow(
-                        id=container_id,
-                        name=name,
-                        image_id=image.image_id,
-                        created_at=time.time(),
-                        config=config.to_json(),
-                        state=ContainerState().to_json(),
+                with volume_lock:
+                    config = replace(config, mounts=tuple(self._prepare_volumes(mounts)))
+                    self._data_dir(container_id).mkdir(parents=True, exist_ok=True)
+                    self._records.insert(
+                        ContainerRow(
+                            id=container_id,
+                            name=name,
+                            image_id=image.image_id,
+                            created_at=time.time(),
+                            config=config.to_json(),
+                            state=ContainerState().to_json(),
+                        )
                     )
-                )
             except BaseException:
                 self._discard_files(container_id)
                 raise
@@ -364,6 +368,7 @@ class ContainerService:
             self._fail_start(config, state, str(exc), 128)
             raise
         try:
+            self._populate_volumes(config, rootfs)
             spec = self._build_spec(config, rootfs)
             (state_dir / "bundle" / "config.json").write_bytes(render_config(spec, self._host))
             for stale in ("exit.json", "init.pid"):
@@ -379,6 +384,7 @@ class ContainerService:
                         state_dir / "bundle",
                         state_dir / "init.pid",
                         self._console_socket(container_id) if tty else None,
+                        log_file=state_dir / "runtime.log",
                     )
                 ),
                 pid_file=state_dir / "init.pid",
@@ -418,6 +424,14 @@ class ContainerService:
         self._watch(container_id)
         log.info("started container %s pid %d", container_id[:12], handle.process_pid)
 
+    def _populate_volumes(self, config: ContainerConfig, rootfs: Path) -> None:
+        """A new, empty volume gets the image's files at its mount point, as in Docker."""
+        if self._volumes is None:
+            return
+        for mount in config.mounts:
+            if mount.type == "volume":
+                self._volumes.populate(mount.name, rootfs, mount.destination)
+
     def _fail_start(self, config: ContainerConfig, state: ContainerState, message: str, code: int) -> None:
         failed = state.start_failed(exit_code=code, error=message, now=rfc3339_now())
         with contextlib.suppress(NotFound):
@@ -436,12 +450,19 @@ class ContainerService:
                 return
             time.sleep(0.01)
 
-    def _build_spec(self, config: ContainerConfig, rootfs: Path) -> ContainerSpec:
+    def container_spec(self, config: ContainerConfig) -> ContainerSpec:
+        """The runtime spec of a running container (for exec), without side effects."""
+        return self._build_spec(config, self._rootfs(config.id), write_files=False)
+
+    def _build_spec(
+        self, config: ContainerConfig, rootfs: Path, *, write_files: bool = True
+    ) -> ContainerSpec:
         data_dir = self._data_dir(config.id)
         wire = config.config
         hc = config.host_config
-        self._write_etc_files(config, data_dir)
-        uid, gid, groups = resolve_user(rootfs, wire.user)
+        if write_files:
+            self._write_etc_files(config, data_dir)
+        uid, gid, groups = resolve_user(rootfs, wire.user, group_add=hc.group_add)
         binds = []
         tmpfs = []
         for mount in config.mounts:
@@ -502,6 +523,7 @@ class ContainerService:
             sysctls=dict(hc.sysctls),
             oom_score_adj=hc.oom_score_adj or None,
             init=bool(hc.init),
+            console_size=hc.console_size if wire.tty and all(hc.console_size) else None,
             etc_files={
                 "/etc/hostname": data_dir / "hostname",
                 "/etc/hosts": data_dir / "hosts",

@@ -105,6 +105,7 @@ class Engine:
             volumes=volumes,
         )
         holder["containers"] = containers
+        volumes.restore()
         containers.recover()
         images.collect_garbage()
         system = SystemService(

@@ -11,7 +11,6 @@ and the sockets ``<exec-root>/sock/<eid[:16]>.attach|.console``.
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import threading
 from dataclasses import dataclass, field, replace
@@ -28,7 +27,7 @@ from wharf.runtime.monitor_client import (
     read_exit,
     spawn_monitor,
 )
-from wharf.runtime.spec import ContainerSpec, HostFacts, NetworkMode, render_config
+from wharf.runtime.spec import ExecSpec, HostFacts, render_process
 from wharf.runtime.users import resolve_user
 
 
@@ -128,28 +127,26 @@ class ExecService:
         directory = self._dir(record)
         directory.mkdir(parents=True, exist_ok=True)
         rootfs = self._containers.state_dir(record.container_id) / "rootfs"
-        uid, gid, groups = resolve_user(rootfs, exec_config.user or config.config.user)
-        hc = config.host_config
-        spec = ContainerSpec(
-            id=record.container_id,
-            rootfs=rootfs,
-            args=exec_config.cmd,
-            env=merge_env(config.config.env, exec_config.env),
-            cwd=exec_config.working_dir or config.config.working_dir or "/",
-            uid=uid,
-            gid=gid,
-            additional_gids=groups,
-            terminal=exec_config.tty,
-            hostname=config.config.hostname,
-            network=NetworkMode.HOST if hc.network_mode == "host" else NetworkMode.NONE,
-            privileged=hc.privileged or exec_config.privileged,
-            cap_add=hc.cap_add,
-            cap_drop=hc.cap_drop,
-            no_new_privileges=not (hc.privileged or exec_config.privileged),
+        uid, gid, groups = resolve_user(
+            rootfs, exec_config.user or config.config.user, group_add=config.host_config.group_add
         )
-        process: dict[str, Any] = json.loads(render_config(spec, self._host))["process"]
+        container_spec = self._containers.container_spec(config)
+        process = render_process(
+            ExecSpec(
+                args=exec_config.cmd,
+                env=merge_env(container_spec.env, exec_config.env),
+                cwd=exec_config.working_dir or container_spec.cwd,
+                uid=uid,
+                gid=gid,
+                additional_gids=groups,
+                terminal=exec_config.tty,
+                privileged=exec_config.privileged,
+            ),
+            container_spec,
+            self._host,
+        )
         process_json = directory / "process.json"
-        process_json.write_text(json.dumps(process))
+        process_json.write_bytes(process)
         runtime = self._containers.runtime_for(config)
         console = self._socket(record, "console") if exec_config.tty else None
         monitor = MonitorConfig(
@@ -157,7 +154,11 @@ class ExecService:
             state_dir=directory,
             launch_argv=tuple(
                 runtime.exec_argv(
-                    record.container_id, process_json, directory / "exec.pid", console
+                    record.container_id,
+                    process_json,
+                    directory / "exec.pid",
+                    console,
+                    log_file=directory / "runtime.log",
                 )
             ),
             pid_file=directory / "exec.pid",

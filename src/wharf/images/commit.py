@@ -69,13 +69,13 @@ def commit_image(
         os=base.os or platform.os,
         variant=base.variant,
         created=created,
-        author=author or None,
+        author=author,
         config=config,
         rootfs_diff_ids=(*base.rootfs_diff_ids, diff_id),
         history=(
             *base.history,
-            HistoryEntry(created=created, created_by=created_by, author=author or None,
-                         comment=comment or None),
+            HistoryEntry(created=created, created_by=created_by, author=author,
+                         comment=comment),
         ),
     )
     config_descriptor = write_document(content, image_config.to_bytes(), mediatypes.OCI_CONFIG)

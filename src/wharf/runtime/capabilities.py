@@ -14,7 +14,9 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from wharf.errdefs import InvalidArgument
 
@@ -109,6 +111,19 @@ def capabilities_from_mask(mask: int) -> tuple[str, ...]:
     """The names of the bits set in a capability mask (``CapBnd`` of /proc/<pid>/status), in
     kernel order. Bits past the last name we know are ignored: we cannot name them to runc."""
     return tuple(name for i, name in enumerate(CAPABILITY_NAMES) if mask >> i & 1)
+
+
+def daemon_capabilities(
+    status: Path = Path("/proc/self/status"),
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """This process's (bounding, effective) sets, from ``CapBnd``/``CapEff`` of ``status``."""
+    masks = {"CapBnd": 0, "CapEff": 0}
+    with contextlib.suppress(OSError, ValueError), status.open() as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in masks:
+                masks[key] = int(value.strip(), 16)
+    return capabilities_from_mask(masks["CapBnd"]), capabilities_from_mask(masks["CapEff"])
 
 
 def capability_mask(names: Iterable[str]) -> int:

@@ -1,6 +1,6 @@
 """Container cgroups on v1, v2 and hybrid hosts: where they are, their stats, OOM kills, cleanup.
 
-Imports: stdlib only.
+Imports: stdlib and ``wharf.errdefs``.
 
 The runtime (runc/crun, cgroupfs driver) creates the cgroups from ``linux.cgroupsPath``
 (``/wharf/<id>``); we only read them and remove what a crash left behind. Layouts::
@@ -31,11 +31,25 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from wharf.errdefs import InvalidArgument
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 V1_CONTROLLERS = frozenset(
     {
-        "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "hugetlb", "memory",
-        "misc", "net_cls", "net_prio", "perf_event", "pids", "rdma",
+        "blkio",
+        "cpu",
+        "cpuacct",
+        "cpuset",
+        "devices",
+        "freezer",
+        "hugetlb",
+        "memory",
+        "misc",
+        "net_cls",
+        "net_prio",
+        "perf_event",
+        "pids",
+        "rdma",
     }
 )
 # v1 reports "no limit" as the largest page-aligned signed 64-bit value.
@@ -120,9 +134,31 @@ class CgroupLayout:
         unified = self.unified / inner if self.unified is not None else None
         if self.version is CgroupVersion.V2:
             return CgroupDirs(self.version, (), unified)
-        return CgroupDirs(
-            self.version, tuple((c, mnt / inner) for c, mnt in self.v1), unified
-        )
+        return CgroupDirs(self.version, tuple((c, mnt / inner) for c, mnt in self.v1), unified)
+
+
+def swap_limit_supported(layout: CgroupLayout) -> bool:
+    """Whether the kernel accounts swap per cgroup (else a swap limit cannot be set)."""
+    if layout.version is CgroupVersion.V1:
+        memory = dict(layout.v1).get("memory")
+        return memory is not None and (memory / "memory.memsw.limit_in_bytes").exists()
+    if layout.unified is None:
+        return False
+    return any(layout.unified.glob("*/memory.swap.max"))
+
+
+def parse_cpuset(text: str, *, what: str = "cpuset cpus") -> frozenset[int]:
+    """``"0-2,4"`` -> {0, 1, 2, 4}; bad syntax raises Docker's InvalidArgument."""
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            raise InvalidArgument(f"Invalid value {text} for {what}")
+        first, last = int(lo), int(hi) if dash else int(lo)
+        if last < first:
+            raise InvalidArgument(f"Invalid value {text} for {what}")
+        out.update(range(first, last + 1))
+    return frozenset(out)
 
 
 _default_layout: CgroupLayout | None = None
@@ -183,9 +219,10 @@ def _read_v1(dirs: CgroupDirs, system: int, online: int) -> CgroupStats:
     ticks = _keyed(_read(cpu, "cpuacct.stat"))
     ns_per_tick = 1_000_000_000 // _clock_ticks()
     read_bytes = write_bytes = 0
-    for line in _read(blkio, "blkio.throttle.io_service_bytes_recursive").splitlines() or _read(
-        blkio, "blkio.throttle.io_service_bytes"
-    ).splitlines():
+    for line in (
+        _read(blkio, "blkio.throttle.io_service_bytes_recursive").splitlines()
+        or _read(blkio, "blkio.throttle.io_service_bytes").splitlines()
+    ):
         parts = line.split()
         if len(parts) == 3 and parts[2].isdigit():
             if parts[1] == "Read":

@@ -52,10 +52,10 @@ def is_static_elf(path: Path) -> bool:
             is64 = ident[4] == 2
             endian = "<" if ident[5] == 1 else ">"
             if is64:
-                phoff, = struct.unpack_from(endian + "Q", ident, 32)
+                (phoff,) = struct.unpack_from(endian + "Q", ident, 32)
                 phentsize, phnum = struct.unpack_from(endian + "HH", ident, 54)
             else:
-                phoff, = struct.unpack_from(endian + "I", ident, 28)
+                (phoff,) = struct.unpack_from(endian + "I", ident, 28)
                 phentsize, phnum = struct.unpack_from(endian + "HH", ident, 42)
             if phnum == 0 or phentsize < 4 or phnum > 4096:
                 return False
@@ -66,7 +66,7 @@ def is_static_elf(path: Path) -> bool:
     if len(table) < phentsize * phnum:
         return False
     for i in range(phnum):
-        p_type, = struct.unpack_from(endian + "I", table, i * phentsize)
+        (p_type,) = struct.unpack_from(endian + "I", table, i * phentsize)
         if p_type == _PT_INTERP:
             return False
     return True

@@ -346,9 +346,7 @@ def to_oci(
     return out
 
 
-def _applies(
-    rule: SyscallRule, caps: frozenset[str], arch: str, kernel: tuple[int, ...]
-) -> bool:
+def _applies(rule: SyscallRule, caps: frozenset[str], arch: str, kernel: tuple[int, ...]) -> bool:
     exc, inc = rule.excludes, rule.includes
     if arch in exc.arches or any(c in caps for c in exc.caps):
         return False
@@ -420,7 +418,10 @@ _BY_CAPABILITY: tuple[tuple[str, str], ...] = (
     ("CAP_SYS_CHROOT", "chroot"),
     ("CAP_SYS_MODULE", "delete_module init_module finit_module"),
     ("CAP_SYS_PACCT", "acct"),
-    ("CAP_SYS_PTRACE", "kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace"),
+    (
+        "CAP_SYS_PTRACE",
+        "kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace",
+    ),
     ("CAP_SYS_RAWIO", "iopl ioperm"),
     ("CAP_SYS_TIME", "settimeofday stime clock_settime clock_settime64"),
     ("CAP_SYS_TTY_CONFIG", "vhangup"),
@@ -448,7 +449,9 @@ def _builtin() -> SeccompProfile:
         )
     )
     rules.append(
-        SyscallRule(("socket",), "SCMP_ACT_ALLOW", args=(SyscallArg(0, _AF_VSOCK, 0, "SCMP_CMP_NE"),))
+        SyscallRule(
+            ("socket",), "SCMP_ACT_ALLOW", args=(SyscallArg(0, _AF_VSOCK, 0, "SCMP_CMP_NE"),)
+        )
     )
     rules += [
         SyscallRule(("personality",), "SCMP_ACT_ALLOW", args=(SyscallArg(0, value),))
@@ -457,8 +460,10 @@ def _builtin() -> SeccompProfile:
     for arches, names in (
         (("amd64", "x32"), "arch_prctl"),
         (("amd64", "x32", "x86"), "modify_ldt"),
-        (("arm", "arm64"), "arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint "
-         "cacheflush set_tls"),
+        (
+            ("arm", "arm64"),
+            "arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint cacheflush set_tls",
+        ),
         (("ppc64le",), "sync_file_range2 swapcontext"),
         (("s390", "s390x"), "s390_pci_mmio_read s390_pci_mmio_write s390_runtime_instr"),
         (("riscv64",), "riscv_flush_icache"),

@@ -137,7 +137,9 @@ def _parse_id(text: str, what: str, *, strict: bool = True) -> int | None:
     """A number when ``text`` is all digits (range-checked), else None (a name)."""
     if not text.isdigit() or not text.isascii():
         if strict and text.startswith("-") and text[1:].isdigit():
-            raise InvalidArgument(f"invalid {what} {text}: uids and gids must be in range 0-{MAX_ID}")
+            raise InvalidArgument(
+                f"invalid {what} {text}: uids and gids must be in range 0-{MAX_ID}"
+            )
         return None
     value = int(text)
     if value > MAX_ID:

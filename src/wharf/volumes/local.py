@@ -271,9 +271,7 @@ class LocalVolumes:
         data = self.data_path(name)
         if not self.is_mounted(name):
             return
-        result = subprocess.run(
-            ["umount", str(data)], capture_output=True, text=True, check=False
-        )
+        result = subprocess.run(["umount", str(data)], capture_output=True, text=True, check=False)
         if result.returncode != 0 and self.is_mounted(name):
             raise Conflict(f"cannot unmount volume {name}: {result.stderr.strip()}")
 

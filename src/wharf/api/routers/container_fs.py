@@ -4,7 +4,6 @@ export, and ``POST /commit``."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from typing import Any, BinaryIO, Protocol
 
@@ -50,18 +49,8 @@ class CommitBackend(Protocol):
     ) -> str: ...
 
 
-_CHANGE_KIND = {"MODIFIED": 0, "ADDED": 1, "DELETED": 2}
-
-
 def _stat_header(stat: Any) -> str:
-    payload = {
-        "name": stat.name,
-        "size": stat.size,
-        "mode": stat.mode,
-        "mtime": stat.mtime,
-        "linkTarget": stat.link_target,
-    }
-    return base64.b64encode(json.dumps(payload).encode()).decode()
+    return str(stat.header_value())
 
 
 def routes(inspector: InspectorBackend, committer: CommitBackend) -> list[Route]:
@@ -148,9 +137,7 @@ def routes(inspector: InspectorBackend, committer: CommitBackend) -> list[Route]
 
     async def changes(request: web.Request) -> web.StreamResponse:
         result = await asyncio.to_thread(inspector.changes, request.match_info["id"])
-        return json_response(
-            [{"Path": c.path, "Kind": _CHANGE_KIND[c.kind.name]} for c in result] or None
-        )
+        return json_response([change.to_wire() for change in result] or None)
 
     async def export(request: web.Request) -> web.StreamResponse:
         reference = request.match_info["id"]

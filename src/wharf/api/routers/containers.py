@@ -8,6 +8,7 @@ completes on exit, and attach talks to the container's monitor socket with async
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from wharf.apitypes.containers import ContainerInspect, ContainerSummary, Create
 from wharf.apitypes.filters import Filters
 from wharf.errdefs import InvalidArgument, WharfError
 from wharf.runtime.logs import LogEntry
-from wharf.runtime.monitor_client import open_attachment
+from wharf.runtime.monitor_client import AsyncAttachment, FrameKind, open_attachment
 
 
 class AttachTicketLike(Protocol):
@@ -36,7 +37,9 @@ class AttachTicketLike(Protocol):
 class ContainersBackend(Protocol):
     def create(self, request: CreateRequest) -> Any: ...
 
-    def list(self, *, all: bool, filters: Filters, limit: int = -1) -> list[ContainerSummary]: ...
+    def list(
+        self, *, all: bool, filters: Filters, limit: int = -1
+    ) -> builtins.list[ContainerSummary]: ...
 
     def inspect(self, reference: str) -> ContainerInspect: ...
 
@@ -62,7 +65,7 @@ class ContainersBackend(Protocol):
 
     def register_attach(self, reference: str) -> AttachTicketLike: ...
 
-    def prune(self, filters: Filters) -> tuple[list[str], int]: ...
+    def prune(self, filters: Filters) -> tuple[builtins.list[str], int]: ...
 
     def logs(
         self,
@@ -106,7 +109,9 @@ def parse_timestamp_ns(value: str | None) -> int | None:
     return int(moment.timestamp() * 1_000_000_000)
 
 
-async def _pump_attachment(stream: HijackedStream, attachment: Any, *, stdin: bool) -> None:
+async def _pump_attachment(
+    stream: HijackedStream, attachment: AsyncAttachment, *, stdin: bool
+) -> None:
     """Copy monitor frames to the client and client stdin to the monitor until the end."""
 
     async def to_client() -> None:
@@ -114,11 +119,11 @@ async def _pump_attachment(stream: HijackedStream, attachment: Any, *, stdin: bo
             frame = await attachment.read_frame()
             if frame is None:
                 return
-            if frame.kind == "stdout":
-                await stream.write(STDOUT, frame.data)
-            elif frame.kind == "stderr":
-                await stream.write(STDERR, frame.data)
-            elif frame.kind == "exit":
+            if frame.kind is FrameKind.STDOUT:
+                await stream.write(STDOUT, frame.payload)
+            elif frame.kind is FrameKind.STDERR:
+                await stream.write(STDERR, frame.payload)
+            elif frame.kind is FrameKind.EXIT:
                 return
 
     async def from_client() -> None:

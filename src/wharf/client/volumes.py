@@ -1,0 +1,87 @@
+"""Volume calls of ``EngineClient`` (a mixin): ``/volumes`` of the Docker Engine API v1.45.
+
+Imports only the standard library and ``wharf.client`` (``client.api`` lazily: it imports this
+module).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from wharf.client.models import Volume, VolumeList, VolumePruneReport
+from wharf.client.transport import quote_path
+from wharf.errdefs import EngineFailure
+
+if TYPE_CHECKING:
+    from wharf.client.transport import Body, Response
+
+Filters = Mapping[str, Sequence[str]]
+
+
+def _filters(filters: Filters | None) -> list[tuple[str, str]]:
+    from wharf.client.api import encode_filters
+
+    encoded = encode_filters(filters)
+    return [("filters", encoded)] if encoded is not None else []
+
+
+class VolumesMixin:
+    """The volume half of ``EngineClient``; relies on its ``request``/``_json`` plumbing."""
+
+    if TYPE_CHECKING:
+
+        def request(
+            self,
+            method: str,
+            path: str,
+            *,
+            query: Sequence[tuple[str, str]] = (),
+            headers: Sequence[tuple[str, str]] = (),
+            body: Body = None,
+        ) -> Response: ...
+
+        def _json(
+            self, method: str, path: str, *, query: Sequence[tuple[str, str]] = ()
+        ) -> Any: ...
+
+    def volume_create(
+        self,
+        name: str = "",
+        *,
+        driver: str = "local",
+        driver_opts: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> Volume:
+        payload = {
+            "Name": name,
+            "Driver": driver,
+            "DriverOpts": dict(driver_opts or {}),
+            "Labels": dict(labels or {}),
+        }
+        with self.request(
+            "POST",
+            "/volumes/create",
+            headers=[("Content-Type", "application/json")],
+            body=json.dumps(payload, separators=(",", ":")).encode(),
+        ) as response:
+            data = response.read()
+        try:
+            return Volume.from_wire(json.loads(data))
+        except ValueError as exc:
+            raise EngineFailure("malformed daemon response to volume create: not JSON") from exc
+
+    def volume_list(self, *, filters: Filters | None = None) -> VolumeList:
+        return VolumeList.from_wire(self._json("GET", "/volumes", query=_filters(filters)))
+
+    def volume_inspect(self, name: str) -> Volume:
+        return Volume.from_wire(self._json("GET", f"/volumes/{quote_path(name)}"))
+
+    def volume_remove(self, name: str, *, force: bool = False) -> None:
+        query = [("force", "1")] if force else []
+        self.request("DELETE", f"/volumes/{quote_path(name)}", query=query).close()
+
+    def volumes_prune(self, *, filters: Filters | None = None) -> VolumePruneReport:
+        raw = self._json("POST", "/volumes/prune", query=_filters(filters))
+        return VolumePruneReport.from_wire(raw)
