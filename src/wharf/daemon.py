@@ -115,7 +115,8 @@ def _take_pid_lock(exec_root: Path) -> int:
 
 
 async def _serve(app: web.Application, host: str) -> None:
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    # Attach and follow streams outlive any grace period; cut them after a short one.
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site: web.BaseSite
     if host.startswith("unix://"):

@@ -1,11 +1,11 @@
 """Docker's raw streams: connection hijacking (``Upgrade: tcp`` → 101) and stdcopy framing.
 
-After the 101, the socket is ours: container output is written straight to the transport
-(stdcopy-framed without a TTY, raw with one) and client bytes (stdin) arrive through a parser
-object that aiohttp feeds. A client's half-close (``shutdown(SHUT_WR)`` after stdin ends) must
-not close our side: output keeps flowing until the process ends. This leans on aiohttp
-internals (``protocol.set_parser``, ``eof_received``) and is kept in this one module, tested
-through real clients.
+After the 101, the socket is ours: the transport is handed from aiohttp's protocol to ours
+(``transport.set_protocol``), container output is written straight to it (stdcopy-framed
+without a TTY, raw with one) and client bytes (stdin) arrive in our protocol. A client's
+half-close (``shutdown(SHUT_WR)`` after stdin ends) must not close our side: output keeps
+flowing until the process ends. This leans on aiohttp internals (the buffered
+``_message_tail``) and is kept in this one module, tested through real clients.
 """
 
 from __future__ import annotations
@@ -30,19 +30,38 @@ def stdcopy_frame(stream: int, data: bytes) -> bytes:
     return _HEADER.pack(stream, len(data)) + data
 
 
-class _StdinParser:
-    """What aiohttp feeds once the connection is upgraded: bytes go to a queue."""
+class _HijackedProtocol(asyncio.Protocol):
+    """Takes the transport over from aiohttp after the 101: client bytes go to a queue, a
+    half-close is only the end of stdin (returning True keeps our write side open), and
+    write flow control is ours."""
 
     def __init__(self, queue: asyncio.Queue[bytes]) -> None:
         self._queue = queue
+        self._can_write = asyncio.Event()
+        self._can_write.set()
+        self.lost = False
 
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+    def data_received(self, data: bytes) -> None:
         if data:
             self._queue.put_nowait(bytes(data))
-        return False, b""
 
-    def feed_eof(self) -> None:
+    def eof_received(self) -> bool:
         self._queue.put_nowait(b"")
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._queue.put_nowait(b"")
+        self._can_write.set()
+
+    def pause_writing(self) -> None:
+        self._can_write.clear()
+
+    def resume_writing(self) -> None:
+        self._can_write.set()
+
+    async def drain(self) -> None:
+        await self._can_write.wait()
 
 
 class HijackedStream:
@@ -64,6 +83,7 @@ class HijackedStream:
         self._stdin: asyncio.Queue[bytes] = asyncio.Queue()
         self._stdin_closed = False
         self._closed = False
+        self._protocol: _HijackedProtocol | None = None
 
     @classmethod
     async def open(
@@ -84,14 +104,17 @@ class HijackedStream:
         if initial_stdin:
             stream._stdin.put_nowait(initial_stdin)
         if upgrade:
-            protocol: Any = request.protocol
-            protocol.set_parser(_StdinParser(stream._stdin))
-
-            def eof_received() -> bool:
-                stream._stdin.put_nowait(b"")
-                return True  # keep the write side open after the client's half-close
-
-            protocol.eof_received = eof_received
+            transport = request.transport
+            assert transport is not None
+            aiohttp_protocol: Any = request.protocol
+            # Bytes the client sent right behind its request headers are already buffered.
+            tail = bytes(getattr(aiohttp_protocol, "_message_tail", b"") or b"")
+            if tail:
+                stream._stdin.put_nowait(tail)
+                aiohttp_protocol._message_tail = b""
+            hijacked = _HijackedProtocol(stream._stdin)
+            stream._protocol = hijacked
+            transport.set_protocol(hijacked)
         else:
             stream._stdin.put_nowait(b"")
         return stream
@@ -115,10 +138,8 @@ class HijackedStream:
                 self._closed = True
                 return
             transport.write(payload)
-            protocol: Any = self._request.protocol
-            writer = getattr(protocol, "writer", None)
-            if writer is not None and hasattr(writer, "drain"):
-                await writer.drain()
+            if self._protocol is not None:
+                await self._protocol.drain()
         else:
             try:
                 await self._response.write(payload)
@@ -128,7 +149,8 @@ class HijackedStream:
     @property
     def closed(self) -> bool:
         transport = self._request.transport
-        return self._closed or transport is None or transport.is_closing()
+        lost = self._protocol is not None and self._protocol.lost
+        return self._closed or lost or transport is None or transport.is_closing()
 
     async def close(self) -> None:
         if self._closed:

@@ -6,8 +6,8 @@ With a template each document renders to one line. Names that fail are reported 
 after the output, and the command exits 1 (``Error: No such object: NAME`` for ``inspect``,
 the daemon's error for ``image inspect``).
 
-``inspect`` will try each object type in turn (containers, images, networks, volumes) as
-docker does; only images exist so far.
+``inspect`` tries each object type in turn (containers, then images, then volumes) as docker
+does; ``--type`` limits it to one. Networks join the list when they exist.
 
 Imports click, ``wharf.client`` and ``wharf.cli``.
 """
@@ -103,15 +103,33 @@ def image_inspect_command(args: tuple[str, ...], format_source: str, platform: s
     inspect_all(args, _image_document, format_source)
 
 
-def _any_document(kind: str) -> Getter:
-    def get(name: str) -> Mapping[str, Any]:
-        try:
-            return _image_document(name)
-        except NotFound:
-            raise CliError(f"Error: No such object: {name}") from None
+def _container_document(name: str, *, size: bool = False) -> Mapping[str, Any]:
+    return state().client().container_inspect(name, size=size).raw
 
-    if kind not in ("", "image"):
+
+def _volume_document(name: str) -> Mapping[str, Any]:
+    return state().client().volume_inspect(name).raw
+
+
+def _any_document(kind: str, *, size: bool) -> Getter:
+    """docker's order: containers, then images, then volumes (``--type`` picks one)."""
+    getters: dict[str, Getter] = {
+        "container": lambda name: _container_document(name, size=size),
+        "image": _image_document,
+        "volume": _volume_document,
+    }
+    if kind and kind not in getters:
         raise CliError(f"{BIN} inspect --type={kind} is not supported yet")
+    chosen = [getters[kind]] if kind else list(getters.values())
+
+    def get(name: str) -> Mapping[str, Any]:
+        for getter in chosen:
+            try:
+                return getter(name)
+            except NotFound:
+                continue
+        raise CliError(f"Error: No such object: {name}")
+
     return get
 
 
@@ -129,7 +147,6 @@ def _any_document(kind: str) -> Getter:
     "--type", "kind", default="", metavar="string", help="Only inspect objects of the given type"
 )
 def inspect_command(args: tuple[str, ...], format_source: str, size: bool, kind: str) -> None:
-    del size  # containers only
     if kind and kind not in _TYPES:
         raise CliError(f'"{kind}" is not a valid value for --type')
-    inspect_all(args, _any_document(kind), format_source)
+    inspect_all(args, _any_document(kind, size=size), format_source)

@@ -59,6 +59,59 @@ ENTRIES: dict[str, Entry] = {
     "tag": Entry(
         "wharf.cli.images:tag_command", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"
     ),
+    # containers
+    "run": Entry(
+        "wharf.cli.run:run_command", "Create and run a new container from an image", _COMMON
+    ),
+    "exec": Entry(
+        "wharf.cli.exec:exec_command", "Execute a command in a running container", _COMMON
+    ),
+    "ps": Entry("wharf.cli.containers:ps_command", "List containers", _COMMON),
+    "container": Entry("wharf.cli.containers:container_group", "Manage containers", _MANAGEMENT),
+    "volume": Entry("wharf.cli.volumes:volume_group", "Manage volumes", _MANAGEMENT),
+    "attach": Entry(
+        "wharf.cli.attach:attach_command",
+        "Attach local standard input, output, and error streams to a running container",
+    ),
+    "commit": Entry(
+        "wharf.cli.containers:commit_command", "Create a new image from a container's changes"
+    ),
+    "cp": Entry(
+        "wharf.cli.cp:cp_command", "Copy files/folders between a container and the local filesystem"
+    ),
+    "create": Entry("wharf.cli.run:create_command", "Create a new container"),
+    "diff": Entry(
+        "wharf.cli.containers:diff_command",
+        "Inspect changes to files or directories on a container's filesystem",
+    ),
+    "export": Entry(
+        "wharf.cli.containers:export_command", "Export a container's filesystem as a tar archive"
+    ),
+    "kill": Entry("wharf.cli.containers:kill_command", "Kill one or more running containers"),
+    "logs": Entry("wharf.cli.logs:logs_command", "Fetch the logs of a container"),
+    "pause": Entry(
+        "wharf.cli.containers:pause_command", "Pause all processes within one or more containers"
+    ),
+    "rename": Entry("wharf.cli.containers:rename_command", "Rename a container"),
+    "restart": Entry("wharf.cli.containers:restart_command", "Restart one or more containers"),
+    "rm": Entry("wharf.cli.containers:rm_command", "Remove one or more containers"),
+    "start": Entry("wharf.cli.containers:start_command", "Start one or more stopped containers"),
+    "stats": Entry(
+        "wharf.cli.stats:stats_command",
+        "Display a live stream of container(s) resource usage statistics",
+    ),
+    "stop": Entry("wharf.cli.containers:stop_command", "Stop one or more running containers"),
+    "top": Entry(
+        "wharf.cli.containers:top_command", "Display the running processes of a container"
+    ),
+    "unpause": Entry(
+        "wharf.cli.containers:unpause_command",
+        "Unpause all processes within one or more containers",
+    ),
+    "wait": Entry(
+        "wharf.cli.containers:wait_command",
+        "Block until one or more containers stop, then print their exit codes",
+    ),
 }
 
 

@@ -234,9 +234,13 @@ def spawn_monitor(
 
 
 def _read_ready(fd: int, deadline: float) -> bytes | None:
-    """The report line; ``b""`` if the monitor closed the pipe first; None on timeout."""
+    """The report line (``b""`` if there is none), once the monitor has closed the pipe.
+
+    None on timeout. After a failure the pipe closes when the monitor exits, so returning
+    means no monitor is left.
+    """
     data = b""
-    while b"\n" not in data:
+    while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return None
@@ -245,9 +249,8 @@ def _read_ready(fd: int, deadline: float) -> bytes | None:
             continue
         chunk = os.read(fd, 4096)
         if not chunk:
-            return data.strip()
+            return data.partition(b"\n")[0].strip()
         data += chunk
-    return data.partition(b"\n")[0]
 
 
 def _kill_monitor(state_dir: Path) -> None:

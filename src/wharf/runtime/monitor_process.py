@@ -809,14 +809,20 @@ def _report_crash(state_dir: str, ready_fd: int) -> None:
 
 
 def _send_ready(ready_fd: int, message: dict[str, object]) -> None:
+    """Report to the engine, which reads until the pipe closes.
+
+    A success closes the pipe now; a failure leaves it to our exit, so the engine's
+    ``spawn_monitor`` returns only once this process is gone.
+    """
     try:
         posix.write(ready_fd, json_dumps(message).encode() + b"\n")
     except OSError:
         pass  # the engine went away; the container goes on regardless
-    try:
-        posix.close(ready_fd)
-    except OSError:
-        pass
+    if message.get("ok") is True:
+        try:
+            posix.close(ready_fd)
+        except OSError:
+            pass
 
 
 def main(argv: Sequence[str]) -> int:

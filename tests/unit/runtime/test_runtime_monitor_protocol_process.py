@@ -179,7 +179,7 @@ def test_clients_get_only_the_streams_they_asked_for(box: Box) -> None:
     errs = Attachment.connect(config.attach_socket, stdin=False, stdout=False, stderr=True)
     writer = Attachment.connect(config.attach_socket, stdin=True, stdout=True, stderr=False)
     writer.send_stdin(b"go\n")
-    kinds = {}
+    kinds: dict[str, list[tuple[FrameKind, bytes]]] = {}
     for name, att in (("errs", errs), ("writer", writer)):
         kinds[name] = []
         while (frame := att.recv_frame()) is not None:

@@ -141,10 +141,8 @@ async def _pump_attachment(
     try:
         await output
     finally:
-        for task in tasks[1:]:
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
         attachment.close()
 
 
@@ -210,8 +208,9 @@ def routes(backend: ContainersBackend) -> list[Route]:
         body: dict[str, Any] = {"StatusCode": result.status_code, "Error": None}
         if result.error:
             body["Error"] = {"Message": result.error}
-        await response.write(json.dumps(body).encode() + b"\n")
-        await response.write_eof()
+        with contextlib.suppress(ConnectionResetError):
+            await response.write(json.dumps(body).encode() + b"\n")
+            await response.write_eof()
         return response
 
     async def remove(request: web.Request) -> web.StreamResponse:
