@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from wharf.client.errors import error_for_status
-from wharf.client.fake import FakeTransport, RecordedRequest
+from wharf.client.fake import FakeTransport, RecordedRequest, Route
 from wharf.client.streams import MULTIPLEXED, RAW, StreamKind, encode_frame
-from wharf.client.transport import Headers, Hijacked, Request
+from wharf.client.transport import Headers, Hijacked, Request, Response
 
 HijackServer = Callable[[RecordedRequest, socket.socket], None]
 
@@ -29,6 +29,10 @@ class HijackFake(FakeTransport):
     raw_stream: bool = False
     threads: list[threading.Thread] = field(default_factory=list)
     leftover: bytes = b""  # bytes "read with the response head", handed over in Hijacked
+
+    def on(self, method: str, path: str, answer: Response | Route) -> HijackFake:
+        super().on(method, path, answer)
+        return self
 
     def on_hijack(self, method: str, path: str, server: HijackServer) -> HijackFake:
         self.servers[(method, path)] = server

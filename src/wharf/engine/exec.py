@@ -171,6 +171,7 @@ class ExecService:
             console_socket=console,
             attach_socket=self._socket(record, "attach"),
             exit_file=directory / "exit.json",
+            hold_output=not detach,
         )
         try:
             handle = spawn_monitor(monitor)
@@ -203,6 +204,10 @@ class ExecService:
         record.exit_code = status.exit_code if status is not None else 126
         record.running = False
         record.done.set()
+
+    def wait_exit(self, exec_id: str, timeout: float) -> None:
+        """Block until the exec's exit code is recorded (clients inspect it right after)."""
+        self._get(exec_id).done.wait(timeout)
 
     def resize(self, exec_id: str, height: int, width: int) -> None:
         record = self._get(exec_id)

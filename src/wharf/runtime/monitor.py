@@ -4,12 +4,12 @@ The engine starts one monitor per container (monitor_client.py)::
 
     python3 -I -S /abs/path/to/wharf/runtime/monitor.py <state_dir>/monitor.json
 
-The process itself is monitor_process.py; the attach protocol is monitor_protocol.py and
-the json-file log writer monitor_logfile.py, re-exported here. All four import the standard
-library only, so that they run under ``-I -S`` (no site-packages, no environment), and
-the cheapest parts of it: ``posix`` rather than ``os`` (which costs 250 KB), the C
-accelerators rather than ``json``, ``socket`` and ``signal`` (which pull in ``enum`` and
-``re``, about 1 MB).
+The process itself is monitor_process.py, its configuration file monitor_config.py; the
+attach protocol is monitor_protocol.py and the json-file log writer monitor_logfile.py, both
+re-exported here. All of them import the standard library only, so that they run under
+``-I -S`` (no site-packages, no environment), and the cheapest parts of it: ``posix`` rather
+than ``os`` (which costs 250 KB), the C accelerators rather than ``json``, ``socket`` and
+``signal`` (which pull in ``enum`` and ``re``, about 1 MB).
 
 Why this file is tiny: Python compiles a script run by path from source every time, and
 compiling the whole monitor costs about 3 MB of private memory that the process never gives

@@ -127,6 +127,9 @@ class MonitorConfig:
     console_socket: Path | None  # required with a tty: the runtime's --console-socket
     attach_socket: Path
     exit_file: Path
+    # Exec: the process runs as soon as it is launched, before its client can attach;
+    # hold its output (in the pipe) until a stdout/stderr client is there, or a while.
+    hold_output: bool = False
 
     def __post_init__(self) -> None:
         if not self.launch_argv:
@@ -162,6 +165,7 @@ class MonitorConfig:
                 "attach_socket": text(self.attach_socket),
                 "exit_file": text(self.exit_file),
                 "ready_fd": ready_fd,
+                "hold_output": self.hold_output,
             }
         ).encode()
 

@@ -47,6 +47,7 @@ class MonitorSettings:
         self.attach_socket = _str_field(raw, "attach_socket")
         self.exit_file = _str_field(raw, "exit_file")
         self.ready_fd = _int_field(raw, "ready_fd")
+        self.hold_output = bool(raw.get("hold_output", False))
         if self.tty and self.console_socket is None:
             raise ValueError("monitor.json: a tty needs a console_socket")
 

@@ -24,7 +24,7 @@ before the next entry::
 With ``max_files`` = 1 the full file is unlinked and started afresh: a new inode either
 way, so a follower notices and finishes the old file first.
 
-Imports the standard library's C modules only (``_codecs``, ``_json``, ``posix``, ``time``):
+Imports the standard library's C modules only (``_json``, ``posix``, ``time``):
 the monitor process uses this module.
 """
 
@@ -32,24 +32,15 @@ the monitor process uses this module.
 
 from __future__ import annotations
 
-import _codecs
 import _json
 import posix
 import time
 
 MAX_LOG_LINE = 16 * 1024  # Docker's copier splits longer lines into partial messages
-_INVALID_UTF8 = "\udfff"  # lone surrogates never come out of a strict UTF-8 decode
-
-
-def _mark_invalid_utf8(exc: UnicodeError) -> tuple[str, int]:
-    # Go's decoder yields one U+FFFD per invalid byte; Python reports a maximal invalid
-    # subpart, so one marker per byte of it matches Go.
-    if not isinstance(exc, UnicodeDecodeError):
-        raise exc
-    return _INVALID_UTF8 * (exc.end - exc.start), exc.end
-
-
-_codecs.register_error("wharf-json-log", _mark_invalid_utf8)
+# A strict decode never yields lone surrogates, so they can mark characters for later.
+# "surrogateescape" turns each invalid byte into one of U+DC80..U+DCFF: one per byte, as
+# Go's decoder yields one U+FFFD per invalid byte.
+_INVALID_BYTES = {0xDC80 + byte: "\\ufffd" for byte in range(128)}
 
 # Python's encoder writes \t \b \f as short escapes where Docker writes \u00XX: swap those
 # characters for markers first, then turn the markers (and what Docker escapes on top of
@@ -64,7 +55,6 @@ _ASCII_ESCAPES = (
     ("&", "\\u0026"),
 )
 _UNICODE_ESCAPES = (
-    (_INVALID_UTF8, "\\ufffd"),
     ("\u2028", "\\u2028"),
     ("\u2029", "\\u2029"),
 )
@@ -73,7 +63,15 @@ _UNICODE_ESCAPES = (
 def docker_json_string(data: bytes) -> bytes:
     """``data`` as a JSON string literal exactly as Docker's json-file driver writes it."""
     ascii_only = data.isascii()
-    text = data.decode("ascii") if ascii_only else data.decode("utf-8", "wharf-json-log")
+    invalid = False
+    if ascii_only:
+        text = data.decode("ascii")
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", "surrogateescape")
+            invalid = True
     for char, marker in _PRE_ESCAPES:
         if char in text:
             text = text.replace(char, marker)
@@ -85,6 +83,8 @@ def docker_json_string(data: bytes) -> bytes:
         for raw, escape in _UNICODE_ESCAPES:
             if raw in out:
                 out = out.replace(raw, escape)
+        if invalid:
+            out = out.translate(_INVALID_BYTES)
     return out.encode("utf-8")
 
 

@@ -83,6 +83,7 @@ LAUNCH_TIMEOUT = 25.0  # below the engine's 30 s, so the engine hears our error,
 CONSOLE_GRACE = 5.0  # after the runtime exits, how long its console connection may lag
 DRAIN_LIMIT = 2.0  # after the container exits, the longest we wait for its output to end
 DRAIN_QUIET = 0.2  # ...and how long the output may stay silent before we stop waiting
+HOLD_LIMIT = 10.0  # with hold_output, how long output waits for its first client
 CLIENT_BUFFER_LIMIT = 4 << 20  # unsent output per client before we drop it
 STDIN_BUFFER_LIMIT = 1 << 20  # unwritten stdin before we stop reading from stdin clients
 FINAL_FLUSH = 1.0  # how long clients get to read their EXIT frame
@@ -159,6 +160,8 @@ class Monitor:
         self.exit: tuple[int, int | None, int] | None = None  # (code, signal, time_ns)
         self.last_output = 0.0
         self.log: JsonLogWriter | None = None
+        self.hold_until = 0.0  # with hold_output: output stays in the pipe until then
+        self.held: list[tuple[int, bytes]] = []  # read while launching, kept for the client
 
     # --- set-up and launch ---
 
@@ -297,8 +300,12 @@ class Monitor:
                 config.log_path, max_size=config.log_max_size, max_files=config.log_max_files
             )
         now_ns = time.time_ns()
-        for kind, data in pre_output:
-            self._output(kind, data, now_ns)
+        if config.hold_output:
+            # A fast exec may have written everything already: keep it for its client.
+            self.held = pre_output
+        else:
+            for kind, data in pre_output:
+                self._output(kind, data, now_ns)
         status = self.reaped.pop(pid, None)
         self.reaped.clear()
         if status is not None:
@@ -358,12 +365,31 @@ class Monitor:
 
     # --- the main loop ---
 
+    def _holding(self) -> bool:
+        """True while output waits for the first stdout/stderr client (exec)."""
+        if not self.hold_until:
+            return False
+        if time.monotonic() >= self.hold_until or any(
+            c.hello and (c.stdout or c.stderr) for c in self.clients.values()
+        ):
+            self.hold_until = 0.0
+            held, self.held = self.held, []
+            now_ns = time.time_ns()
+            for kind, data in held:
+                self._output(kind, data, now_ns)
+            return False
+        return True
+
     def serve(self) -> None:
         """Run until the container has exited and its output has ended (or gone quiet)."""
         exited_at = 0.0
+        if self.config.hold_output:
+            self.hold_until = time.monotonic() + HOLD_LIMIT
         while True:
             timeout: float | None = None
-            if self.exit is not None:
+            if self._holding():
+                timeout = max(0.0, self.hold_until - time.monotonic())
+            elif self.exit is not None:
                 now = time.monotonic()
                 exited_at = exited_at or now
                 end = min(exited_at + DRAIN_LIMIT, max(self.last_output, exited_at) + DRAIN_QUIET)
@@ -393,8 +419,9 @@ class Monitor:
         wanted = {self.wake_r: _POLLIN}
         if self.listener is not None:
             wanted[self.listener.fileno()] = _POLLIN
-        for fd in self.outputs:
-            wanted[fd] = _POLLIN
+        if not self._holding():
+            for fd in self.outputs:
+                wanted[fd] = _POLLIN
         if self.stdin_fd >= 0 and self.stdin_buf:
             wanted[self.stdin_fd] = wanted.get(self.stdin_fd, 0) | _POLLOUT
         stdin_full = len(self.stdin_buf) >= STDIN_BUFFER_LIMIT

@@ -6,8 +6,8 @@ import base64
 import json
 
 import pytest
-from support.fake_hijack import HijackFake, frames_server
 
+from support.fake_hijack import HijackFake, frames_server
 from wharf.client.api import EngineClient
 from wharf.client.container_spec import (
     ContainerConfig,
@@ -251,7 +251,7 @@ def test_attach_hijacks_with_docker_s_query() -> None:
         data += chunk
     conn.close()
     transport.join()
-    assert list(demux([data]))[0].data == b"hi"
+    assert next(iter(demux([data]))).data == b"hi"
     (call,) = transport.calls()
     assert call.query == (
         ("detachKeys", "ctrl-x"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import socket
 import threading
@@ -73,7 +74,7 @@ def test_any_split_of_the_stream_gives_the_same_frames(
 ) -> None:
     data = b"".join(encode_frame(kind, payload) for kind, payload in frames)
     points = sorted({min(cut, len(data)) for cut in cuts} | {0, len(data)})
-    chunks = [data[a:b] for a, b in zip(points, points[1:], strict=False)]
+    chunks = [data[a:b] for a, b in itertools.pairwise(points)]
     assert list(demux(chunks)) == [Frame(kind, payload) for kind, payload in frames]
 
 

@@ -27,6 +27,8 @@ class ExecBackend(Protocol):
 
     def exec_config(self, exec_id: str) -> Any: ...
 
+    def wait_exit(self, exec_id: str, timeout: float) -> None: ...
+
 
 async def _json_body(request: web.Request) -> Any:
     raw = await request.read() if request.can_read_body else b""
@@ -66,6 +68,8 @@ def routes(backend: ExecBackend, parse_config: Any) -> list[Route]:
                 stderr=config.attach_stderr,
             )
             await _pump_attachment(stream, attachment, stdin=config.attach_stdin)
+            # The client asks for the exit code as soon as the stream ends.
+            await asyncio.to_thread(backend.wait_exit, exec_id, 5.0)
         except (OSError, WharfError):
             pass
         finally:
