@@ -34,7 +34,7 @@ from typing import IO
 
 import click
 
-from wharf.cli.command import CliError, docker_command
+from wharf.cli.command import CliError, docker_command, err
 from wharf.cli.state import CliState, state
 from wharf.client.containers import WaitCondition, WaitHandle
 from wharf.client.errors import DaemonError
@@ -235,13 +235,9 @@ def exit_status(waiter: WaitHandle) -> int:
     try:
         result = waiter.result()
     except WharfError as exc:
-        from wharf.cli.command import err
-
         err(f"error waiting for container: {exc.message}")
         return 125
     if result.error:
-        from wharf.cli.command import err
-
         err(f"error waiting for container: {result.error}")
         return 125
     return result.status_code

@@ -35,9 +35,9 @@ from wharf.cli.inspect import inspect_all
 from wharf.cli.state import CliState, state
 from wharf.cli.tables import TABLE, render_rows
 from wharf.cli.templates import Row, TemplateError
+from wharf.client.container_models import ContainerSummary, PortSummary
 from wharf.client.containers import WaitCondition
 from wharf.client.errors import DaemonError
-from wharf.client.models import ContainerSummary, PortSummary
 from wharf.errdefs import InvalidArgument, NotFound, WharfError
 
 _FORMAT_HELP = (

@@ -10,12 +10,10 @@ Imports only the standard library and ``wharf.client.container_spec``.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from wharf.client.container_spec import (
@@ -86,6 +84,8 @@ def parse_memory_swap(text: str) -> int:
 
 def parse_nano_cpus(text: str) -> int:
     """``--cpus 1.5`` -> 1500000000 (exact rational arithmetic, as Go's big.Rat)."""
+    from fractions import Fraction  # only --cpus needs it (and its decimal import)
+
     if not text or text.strip() != text or "_" in text:
         raise OptionError(f"failed to parse {text} as a rational number")
     try:
@@ -170,6 +170,16 @@ def validate_label(text: str) -> str:
     return text
 
 
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def validate_extra_host(text: str) -> str:
     """``--add-host name:ip`` or ``name=ip`` (``host-gateway`` allowed); sent as ``name:ip``."""
     name, sep, address = text.partition("=")
@@ -179,10 +189,8 @@ def validate_extra_host(text: str) -> str:
         raise OptionError(f'bad format for add-host: "{text}"')
     if address != "host-gateway":
         bare = address[1:-1] if address.startswith("[") and address.endswith("]") else address
-        try:
-            ipaddress.ip_address(bare)
-        except ValueError:
-            raise OptionError(f'invalid IP address in add-host: "{address}"') from None
+        if not _is_ip(bare):
+            raise OptionError(f'invalid IP address in add-host: "{address}"')
         address = bare
     return f"{name}:{address}"
 
@@ -357,11 +365,8 @@ def parse_port_spec(raw: str) -> list[tuple[str, PortBinding]]:
     proto, container_port = split_proto_port(container_port)
     if ip.startswith("["):
         ip = ip[1:].rstrip("]")
-    if ip:
-        try:
-            ipaddress.ip_address(ip)
-        except ValueError:
-            raise OptionError(f"invalid IP address: {ip}") from None
+    if ip and not _is_ip(ip):
+        raise OptionError(f"invalid IP address: {ip}")
     if not container_port:
         raise OptionError(f"no port specified: {raw}<empty>")
     try:

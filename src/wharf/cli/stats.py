@@ -34,8 +34,8 @@ from wharf.cli.formatting import truncate_id as truncate
 from wharf.cli.state import state
 from wharf.cli.tables import TABLE, render_rows
 from wharf.cli.templates import Row, TemplateError
+from wharf.client.container_models import StatsSample
 from wharf.client.errors import DaemonError
-from wharf.client.models import StatsSample
 from wharf.errdefs import WharfError
 
 STATS_TITLES = {

@@ -22,8 +22,8 @@ from wharf.cli.inspect import inspect_all
 from wharf.cli.state import state
 from wharf.cli.tables import TABLE, render_rows
 from wharf.cli.templates import Row, TemplateError
+from wharf.client.container_models import Volume
 from wharf.client.errors import DaemonError
-from wharf.client.models import Volume
 
 VOLUME_TITLES = {
     "Name": "VOLUME NAME",

@@ -24,24 +24,24 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from wharf.client.container_spec import ContainerSpec, ExecSpec
-from wharf.client.models import (
-    Change,
-    ContainerCreated,
-    ContainerInspect,
-    ContainerPruneReport,
-    ContainerSummary,
-    ExecInspect,
-    JSONMessage,
-    PathStat,
-    StatsSample,
-    TopResult,
-    WaitResult,
-)
 from wharf.client.transport import Hijacked, Request, Response, quote_path
 from wharf.errdefs import EngineFailure, InvalidArgument
 
 if TYPE_CHECKING:
+    from wharf.client.container_models import (
+        Change,
+        ContainerCreated,
+        ContainerInspect,
+        ContainerPruneReport,
+        ContainerSummary,
+        ExecInspect,
+        PathStat,
+        StatsSample,
+        TopResult,
+        WaitResult,
+    )
+    from wharf.client.container_spec import ContainerSpec, ExecSpec
+    from wharf.client.models import JSONMessage
     from wharf.client.transport import Body, Transport
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
@@ -77,6 +77,8 @@ class WaitHandle:
         self._response = response
 
     def result(self) -> WaitResult:
+        from wharf.client.container_models import WaitResult
+
         with self._response as response:
             data = response.read()
         try:
@@ -146,6 +148,8 @@ class ContainersMixin:
     def container_create(
         self, spec: ContainerSpec, *, name: str = "", platform: str = ""
     ) -> ContainerCreated:
+        from wharf.client.container_models import ContainerCreated
+
         query = []
         if name:
             query.append(("name", name))
@@ -207,6 +211,8 @@ class ContainersMixin:
         )
 
     def containers_prune(self, *, filters: Filters | None = None) -> ContainerPruneReport:
+        from wharf.client.container_models import ContainerPruneReport
+
         raw = self._json("POST", "/containers/prune", query=_filters(filters))
         return ContainerPruneReport.from_wire(raw)
 
@@ -220,6 +226,8 @@ class ContainersMixin:
         size: bool = False,
         filters: Filters | None = None,
     ) -> list[ContainerSummary]:
+        from wharf.client.container_models import ContainerSummary
+
         query = []
         if all:
             query.append(("all", "1"))
@@ -232,16 +240,22 @@ class ContainersMixin:
         return ContainerSummary.list_from_wire(raw)
 
     def container_inspect(self, container: str, *, size: bool = False) -> ContainerInspect:
+        from wharf.client.container_models import ContainerInspect
+
         query = [("size", "1")] if size else []
         raw = self._json("GET", f"/containers/{quote_path(container)}/json", query=query)
         return ContainerInspect.from_wire(raw)
 
     def container_top(self, container: str, ps_args: str = "") -> TopResult:
+        from wharf.client.container_models import TopResult
+
         query = [("ps_args", ps_args)] if ps_args else []
         raw = self._json("GET", f"/containers/{quote_path(container)}/top", query=query)
         return TopResult.from_wire(raw)
 
     def container_changes(self, container: str) -> list[Change]:
+        from wharf.client.container_models import Change
+
         return Change.list_from_wire(
             self._json("GET", f"/containers/{quote_path(container)}/changes")
         )
@@ -338,11 +352,15 @@ class ContainersMixin:
         self._post(f"/exec/{quote_path(exec_id)}/resize", [("h", str(height)), ("w", str(width))])
 
     def exec_inspect(self, exec_id: str) -> ExecInspect:
+        from wharf.client.container_models import ExecInspect
+
         return ExecInspect.from_wire(self._json("GET", f"/exec/{quote_path(exec_id)}/json"))
 
     # --- files
 
     def container_stat_path(self, container: str, path: str) -> PathStat:
+        from wharf.client.container_models import PathStat
+
         with self.request(
             "HEAD", f"/containers/{quote_path(container)}/archive", query=[("path", path)]
         ) as response:
@@ -353,6 +371,8 @@ class ContainersMixin:
 
     def container_get_archive(self, container: str, path: str) -> tuple[PathStat, Iterator[bytes]]:
         """The tar of ``path`` (its last component as the top entry) and the path's stat."""
+        from wharf.client.container_models import PathStat
+
         response = self.request(
             "GET", f"/containers/{quote_path(container)}/archive", query=[("path", path)]
         )
@@ -448,6 +468,8 @@ def _stop_query(timeout: int | None, signal: str) -> list[tuple[str, str]]:
 
 
 def _stats_samples(response: Response) -> Iterator[StatsSample]:
+    from wharf.client.container_models import StatsSample
+
     for line in response.iter_lines():
         text = line.strip()
         if not text:

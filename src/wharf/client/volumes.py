@@ -10,11 +10,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from wharf.client.models import Volume, VolumeList, VolumePruneReport
 from wharf.client.transport import quote_path
 from wharf.errdefs import EngineFailure
 
 if TYPE_CHECKING:
+    from wharf.client.container_models import Volume, VolumeList, VolumePruneReport
     from wharf.client.transport import Body, Response
 
 Filters = Mapping[str, Sequence[str]]
@@ -54,6 +54,8 @@ class VolumesMixin:
         driver_opts: Mapping[str, str] | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> Volume:
+        from wharf.client.container_models import Volume
+
         payload = {
             "Name": name,
             "Driver": driver,
@@ -73,9 +75,13 @@ class VolumesMixin:
             raise EngineFailure("malformed daemon response to volume create: not JSON") from exc
 
     def volume_list(self, *, filters: Filters | None = None) -> VolumeList:
+        from wharf.client.container_models import VolumeList
+
         return VolumeList.from_wire(self._json("GET", "/volumes", query=_filters(filters)))
 
     def volume_inspect(self, name: str) -> Volume:
+        from wharf.client.container_models import Volume
+
         return Volume.from_wire(self._json("GET", f"/volumes/{quote_path(name)}"))
 
     def volume_remove(self, name: str, *, force: bool = False) -> None:
@@ -83,5 +89,7 @@ class VolumesMixin:
         self.request("DELETE", f"/volumes/{quote_path(name)}", query=query).close()
 
     def volumes_prune(self, *, filters: Filters | None = None) -> VolumePruneReport:
+        from wharf.client.container_models import VolumePruneReport
+
         raw = self._json("POST", "/volumes/prune", query=_filters(filters))
         return VolumePruneReport.from_wire(raw)

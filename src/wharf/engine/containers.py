@@ -390,7 +390,9 @@ class ContainerService:
                 pid_file=state_dir / "init.pid",
                 tty=tty,
                 open_stdin=config.config.open_stdin,
-                stdin_once=config.config.stdin_once,
+                # Docker closes stdin after the first client only without a TTY, so -it
+                # containers can be detached from and attached to again.
+                stdin_once=config.config.stdin_once and not tty,
                 log_path=(
                     None
                     if config.host_config.log_type == "none"

@@ -14,8 +14,8 @@ from wharf.cli.containers import displayable_ports, go_quote
 from wharf.cli.formatting import go_time
 from wharf.cli.logs import go_timestamp, parse_go_duration
 from wharf.cli.stats import entry_for, render_stats
+from wharf.client.container_models import PortSummary, StatsSample
 from wharf.client.fake import FakeTransport, error_response, json_lines, json_response, response
-from wharf.client.models import PortSummary, StatsSample
 from wharf.client.streams import StreamKind, encode_frame
 
 CID = "3b" + "0" * 62

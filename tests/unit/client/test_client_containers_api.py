@@ -9,6 +9,7 @@ import pytest
 
 from support.fake_hijack import HijackFake, frames_server
 from wharf.client.api import EngineClient
+from wharf.client.container_models import ChangeKind, GoFileMode
 from wharf.client.container_spec import (
     ContainerConfig,
     ContainerSpec,
@@ -24,7 +25,6 @@ from wharf.client.container_spec import (
 from wharf.client.containers import WaitCondition
 from wharf.client.errors import DaemonConflict, DaemonNotFound, StreamError
 from wharf.client.fake import FakeTransport, error_response, json_lines, json_response, response
-from wharf.client.models import ChangeKind, GoFileMode
 from wharf.client.streams import StreamKind, demux
 from wharf.errdefs import EngineFailure
 
