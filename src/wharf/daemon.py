@@ -29,8 +29,8 @@ from wharf.api.routers import exec as exec_router
 from wharf.api.routers import images as images_router
 from wharf.api.routers import system as system_router
 from wharf.api.routers import volumes as volumes_router
-from wharf.engine.exec import ExecConfig
 from wharf.engine.engine import Engine
+from wharf.engine.exec import ExecConfig
 from wharf.engine.system import DaemonPaths
 from wharf.errdefs import WharfError
 

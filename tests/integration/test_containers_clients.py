@@ -17,25 +17,41 @@ def _docker(daemon, *args: str, input: str | None = None, check: bool = True):
     assert docker is not None, "the docker CLI is part of this machine's toolset"
     env = {**daemon.env, "DOCKER_HOST": daemon.host, "DOCKER_CONFIG": str(daemon.root)}
     return subprocess.run(
-        [docker, *args], env=env, input=input, capture_output=True, text=True, check=check,
+        [docker, *args],
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        check=check,
         timeout=120,
     )
 
 
 def test_docker_cli_runs_logs_execs_and_removes(busybox_daemon) -> None:
-    result = _docker(busybox_daemon, "run", "--rm", "busybox", "sh", "-c",
-                     "echo out; echo err >&2; exit 7", check=False)
+    result = _docker(
+        busybox_daemon,
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 7",
+        check=False,
+    )
     assert (result.returncode, result.stdout, result.stderr) == (7, "out\n", "err\n")
-    piped = _docker(busybox_daemon, "run", "--rm", "-i", "busybox", "tr", "a-z", "A-Z",
-                    input="shout\n")
+    piped = _docker(
+        busybox_daemon, "run", "--rm", "-i", "busybox", "tr", "a-z", "A-Z", input="shout\n"
+    )
     assert piped.stdout == "SHOUT\n"
     name = f"dcli-{uuid.uuid4().hex[:8]}"
-    _docker(busybox_daemon, "run", "-d", "--name", name, "busybox", "sh", "-c",
-            "echo ready; sleep 600")
+    _docker(
+        busybox_daemon, "run", "-d", "--name", name, "busybox", "sh", "-c", "echo ready; sleep 600"
+    )
     logs = _docker(busybox_daemon, "logs", name)
     assert "ready" in logs.stdout
-    executed = _docker(busybox_daemon, "exec", name, "sh", "-c", "echo from-exec; exit 3",
-                       check=False)
+    executed = _docker(
+        busybox_daemon, "exec", name, "sh", "-c", "echo from-exec; exit 3", check=False
+    )
     assert (executed.returncode, executed.stdout) == (3, "from-exec\n")
     fed = _docker(busybox_daemon, "exec", "-i", name, "cat", input="fed\n")
     assert fed.stdout == "fed\n"
@@ -62,8 +78,11 @@ def test_docker_sdk_runs_logs_execs_and_removes(busybox_daemon) -> None:
         output = client.containers.run("busybox", ["sh", "-c", "echo sdk-run"], remove=True)
         assert output == b"sdk-run\n"
         container = client.containers.run(
-            "busybox", ["sh", "-c", "echo started; sleep 600"], detach=True,
-            environment={"GREETING": "hi"}, name=f"sdk-{uuid.uuid4().hex[:8]}",
+            "busybox",
+            ["sh", "-c", "echo started; sleep 600"],
+            detach=True,
+            environment={"GREETING": "hi"},
+            name=f"sdk-{uuid.uuid4().hex[:8]}",
         )
         try:
             container.reload()

@@ -3,11 +3,9 @@ signals, pause, rename, top, stats, cp, commit, export, volumes, prune, and imag
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
-import subprocess
 import tarfile
 import time
 import uuid
@@ -36,8 +34,16 @@ def _wait_for(predicate, timeout: float = 15.0, what: str = "condition") -> None
 def test_containers_survive_a_daemon_kill9_and_logs_keep_everything(daemon, base_image_tars):
     daemon.wharf("import", "-c", 'CMD ["sh"]', str(base_image_tars.busybox), "busybox:latest")
     name = _name("survivor")
-    daemon.wharf("run", "-d", "--name", name, "busybox", "sh", "-c",
-                 "i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done")
+    daemon.wharf(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done",
+    )
     pid = _state(daemon, name)["Pid"]
     assert pid > 0
     daemon.kill9()
@@ -46,7 +52,9 @@ def test_containers_survive_a_daemon_kill9_and_logs_keep_everything(daemon, base
     daemon.start()
     state = _state(daemon, name)
     assert state["Running"] is True and state["Pid"] == pid
-    assert json.loads(daemon.wharf("ps", "--format", "json").stdout.splitlines()[0])["Names"] == name
+    assert (
+        json.loads(daemon.wharf("ps", "--format", "json").stdout.splitlines()[0])["Names"] == name
+    )
     lines = daemon.wharf("logs", name).stdout.split()
     numbers = [int(line[4:]) for line in lines]
     assert numbers == list(range(len(numbers)))  # nothing lost, nothing repeated
@@ -68,19 +76,23 @@ def test_containers_survive_a_daemon_kill9_and_logs_keep_everything(daemon, base
 def test_restart_policies(daemon, base_image_tars) -> None:
     daemon.wharf("import", "-c", 'CMD ["sh"]', str(base_image_tars.busybox), "busybox:latest")
     failing = _name("onfail")
-    daemon.wharf("run", "-d", "--name", failing, "--restart", "on-failure:2", "busybox",
-                 "sh", "-c", "exit 3")
+    daemon.wharf(
+        "run", "-d", "--name", failing, "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3"
+    )
     _wait_for(
-        lambda: json.loads(daemon.wharf("inspect", failing).stdout)[0]["RestartCount"] == 2
-        and _state(daemon, failing)["Status"] == "exited",
+        lambda: (
+            json.loads(daemon.wharf("inspect", failing).stdout)[0]["RestartCount"] == 2
+            and _state(daemon, failing)["Status"] == "exited"
+        ),
         timeout=20,
         what="two restarts",
     )
     always = _name("always")
     daemon.wharf("run", "-d", "--name", always, "--restart", "always", "busybox", "sleep", "600")
     stopped = _name("unless")
-    daemon.wharf("run", "-d", "--name", stopped, "--restart", "unless-stopped", "busybox",
-                 "sleep", "600")
+    daemon.wharf(
+        "run", "-d", "--name", stopped, "--restart", "unless-stopped", "busybox", "sleep", "600"
+    )
     daemon.wharf("stop", "-t", "0", stopped)
     # The `always` container dies while no daemon runs (as at a host reboot); the next
     # daemon start brings it back, but not the `unless-stopped` one the user stopped.
@@ -97,42 +109,64 @@ def test_restart_policies(daemon, base_image_tars) -> None:
 
 def test_stop_uses_the_stop_signal_then_kills(busybox_daemon) -> None:
     name = _name("stubborn")
-    busybox_daemon.wharf("run", "-d", "--name", name, "busybox", "sh", "-c",
-                         "trap '' TERM; while true; do sleep 0.1; done")
+    busybox_daemon.wharf(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "busybox",
+        "sh",
+        "-c",
+        "trap '' TERM; while true; do sleep 0.1; done",
+    )
     started = time.monotonic()
     busybox_daemon.wharf("stop", "-t", "1", name)
     assert 0.9 < time.monotonic() - started < 8
     assert _state(busybox_daemon, name)["ExitCode"] == 137
     polite = _name("polite")
-    busybox_daemon.wharf("run", "-d", "--name", polite, "--stop-signal", "USR1", "busybox", "sh",
-                         "-c", "trap 'exit 42' USR1; while true; do sleep 0.1; done")
+    busybox_daemon.wharf(
+        "run",
+        "-d",
+        "--name",
+        polite,
+        "--stop-signal",
+        "USR1",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'exit 42' USR1; while true; do sleep 0.1; done",
+    )
     busybox_daemon.wharf("stop", polite)
     assert _state(busybox_daemon, polite)["ExitCode"] == 42
     busybox_daemon.wharf("rm", name, polite)
 
 
 def test_init_reaps_and_is_pid1(busybox_daemon) -> None:
-    result = busybox_daemon.wharf("run", "--rm", "--init", "busybox", "sh", "-c",
-                                  "cat /proc/1/cmdline | tr '\\0' ' '")
+    result = busybox_daemon.wharf(
+        "run", "--rm", "--init", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"
+    )
     assert result.stdout.startswith("/sbin/docker-init -- sh")
 
 
 def test_privileged_works_within_the_daemons_capabilities(busybox_daemon) -> None:
-    result = busybox_daemon.wharf("run", "--rm", "--privileged", "busybox", "sh", "-c",
-                                  "grep CapEff /proc/self/status")
+    result = busybox_daemon.wharf(
+        "run", "--rm", "--privileged", "busybox", "sh", "-c", "grep CapEff /proc/self/status"
+    )
     effective = int(result.stdout.split()[1], 16)
     assert effective & (1 << 21)  # CAP_SYS_ADMIN
 
 
 def test_ulimit_above_the_daemons_hard_limit_is_refused(busybox_daemon) -> None:
-    ok = busybox_daemon.wharf("run", "--rm", "--ulimit", "nofile=512:1024", "busybox", "sh", "-c",
-                              "ulimit -n")
+    ok = busybox_daemon.wharf(
+        "run", "--rm", "--ulimit", "nofile=512:1024", "busybox", "sh", "-c", "ulimit -n"
+    )
     assert ok.stdout.strip() == "512"
     import resource
 
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    too_much = busybox_daemon.wharf("run", "--rm", "--ulimit", f"nofile={hard + 1}:{hard + 1}",
-                                    "busybox", "true", check=False)
+    too_much = busybox_daemon.wharf(
+        "run", "--rm", "--ulimit", f"nofile={hard + 1}:{hard + 1}", "busybox", "true", check=False
+    )
     assert too_much.returncode == 125
     assert "nofile" in too_much.stderr
 
@@ -158,11 +192,23 @@ def test_pause_rename_top_stats(busybox_daemon) -> None:
 
 def test_cp_both_ways_and_never_outside(busybox_daemon, tmp_path) -> None:
     name = _name("cp")
-    busybox_daemon.wharf("run", "-d", "--name", name, "busybox", "sh", "-c",
-                         "mkdir -p /data && echo inside > /data/file && "
-                         "ln -s /etc /data/escape && sleep 600")
-    _wait_for(lambda: busybox_daemon.wharf("exec", name, "test", "-e", "/data/escape",
-                                           check=False).returncode == 0, what="setup")
+    busybox_daemon.wharf(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /data && echo inside > /data/file && ln -s /etc /data/escape && sleep 600",
+    )
+    _wait_for(
+        lambda: (
+            busybox_daemon.wharf("exec", name, "test", "-e", "/data/escape", check=False).returncode
+            == 0
+        ),
+        what="setup",
+    )
     out = tmp_path / "out"
     busybox_daemon.wharf("cp", f"{name}:/data/file", str(out))
     assert out.read_text() == "inside\n"
@@ -181,8 +227,9 @@ def test_cp_both_ways_and_never_outside(busybox_daemon, tmp_path) -> None:
 
 def test_commit_export_and_diff(busybox_daemon, tmp_path) -> None:
     name = _name("commit")
-    busybox_daemon.wharf("run", "--name", name, "busybox", "sh", "-c",
-                         "echo committed > /greeting && rm /bin/vi")
+    busybox_daemon.wharf(
+        "run", "--name", name, "busybox", "sh", "-c", "echo committed > /greeting && rm /bin/vi"
+    )
     diff = busybox_daemon.wharf("diff", name).stdout.splitlines()
     assert "A /greeting" in diff and "D /bin/vi" in diff
     image = f"committed-{uuid.uuid4().hex[:8]}:v1"
@@ -196,8 +243,6 @@ def test_commit_export_and_diff(busybox_daemon, tmp_path) -> None:
         names = set(tar.getnames())
     assert "greeting" in names or "./greeting" in names
     busybox_daemon.wharf("rm", name)
-    refused = busybox_daemon.wharf("rmi", "busybox", check=False)
-    assert refused.returncode == 0 or "must force" in refused.stderr
     busybox_daemon.wharf("rmi", image)
 
 
@@ -217,10 +262,12 @@ def test_image_in_use_is_not_removed_without_force(daemon, base_image_tars) -> N
 def test_volumes_and_container_prune(busybox_daemon) -> None:
     volume = _name("vol")
     busybox_daemon.wharf("volume", "create", volume)
-    busybox_daemon.wharf("run", "--rm", "-v", f"{volume}:/data", "busybox", "sh", "-c",
-                         "echo kept > /data/f")
-    reread = busybox_daemon.wharf("run", "--rm", "-v", f"{volume}:/data", "busybox", "cat",
-                                  "/data/f")
+    busybox_daemon.wharf(
+        "run", "--rm", "-v", f"{volume}:/data", "busybox", "sh", "-c", "echo kept > /data/f"
+    )
+    reread = busybox_daemon.wharf(
+        "run", "--rm", "-v", f"{volume}:/data", "busybox", "cat", "/data/f"
+    )
     assert reread.stdout == "kept\n"
     listed = busybox_daemon.wharf("volume", "ls", "-q").stdout.split()
     assert volume in listed

@@ -50,7 +50,11 @@ def test_host_filesystem_and_hostname_are_not_visible(busybox_daemon, tmp_path) 
     marker.write_text("host")
     try:
         result = run(
-            busybox_daemon, "--rm", "busybox", "sh", "-c",
+            busybox_daemon,
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
             f"hostname; test -e {marker} && echo VISIBLE || echo hidden; ls /",
         )
     finally:
@@ -79,7 +83,12 @@ def test_writes_stay_in_the_container(busybox_daemon) -> None:
 
 def test_read_only_rootfs_refuses_writes(busybox_daemon) -> None:
     result = run(
-        busybox_daemon, "--rm", "--read-only", "busybox", "sh", "-c",
+        busybox_daemon,
+        "--rm",
+        "--read-only",
+        "busybox",
+        "sh",
+        "-c",
         "touch /x && echo wrote || echo refused; touch /tmp/y 2>&1 || true",
         check=False,
     )
@@ -90,7 +99,14 @@ def test_read_only_rootfs_refuses_writes(busybox_daemon) -> None:
 def test_memory_limit_gets_the_process_oom_killed(busybox_daemon) -> None:
     name = _name("oom")
     result = run(
-        busybox_daemon, "--name", name, "--memory", "32m", "busybox", "sh", "-c",
+        busybox_daemon,
+        "--name",
+        name,
+        "--memory",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
         "head -c 67108864 /dev/zero | tail > /dev/null",
         check=False,
     )
@@ -103,8 +119,9 @@ def test_memory_limit_gets_the_process_oom_killed(busybox_daemon) -> None:
 
 def test_pids_limit_stops_a_fork_bomb(busybox_daemon) -> None:
     script = "i=0; while [ $i -lt 60 ]; do sleep 30 & i=$((i+1)); done; echo all-forked"
-    limited = run(busybox_daemon, "--rm", "--pids-limit", "20", "busybox", "sh", "-c", script,
-                  check=False)
+    limited = run(
+        busybox_daemon, "--rm", "--pids-limit", "20", "busybox", "sh", "-c", script, check=False
+    )
     assert limited.returncode != 0
     assert "all-forked" not in limited.stdout
     assert "fork" in limited.stderr, limited.stderr
@@ -117,7 +134,13 @@ def test_dropped_capability_really_fails(busybox_daemon) -> None:
     allowed = run(busybox_daemon, "--rm", "busybox", "sh", "-c", "mknod /tmp/n c 1 3 && echo ok")
     assert allowed.stdout.strip() == "ok"
     dropped = run(
-        busybox_daemon, "--rm", "--cap-drop", "MKNOD", "busybox", "sh", "-c",
+        busybox_daemon,
+        "--rm",
+        "--cap-drop",
+        "MKNOD",
+        "busybox",
+        "sh",
+        "-c",
         "mknod /tmp/n c 1 3 && echo ok || echo denied",
     )
     assert dropped.stdout.strip() == "denied"
@@ -125,7 +148,13 @@ def test_dropped_capability_really_fails(busybox_daemon) -> None:
 
 def test_non_root_user_cannot_write_root_files(busybox_daemon) -> None:
     result = run(
-        busybox_daemon, "--rm", "-u", "1000", "busybox", "sh", "-c",
+        busybox_daemon,
+        "--rm",
+        "-u",
+        "1000",
+        "busybox",
+        "sh",
+        "-c",
         "id -u; echo x >> /etc/passwd && echo wrote || echo denied",
     )
     assert result.stdout.split() == ["1000", "denied"]
@@ -134,7 +163,13 @@ def test_non_root_user_cannot_write_root_files(busybox_daemon) -> None:
 def test_detached_logs_exec_stop_rm_round_trip(busybox_daemon) -> None:
     name = _name("life")
     container_id = run(
-        busybox_daemon, "-d", "--name", name, "busybox", "sh", "-c",
+        busybox_daemon,
+        "-d",
+        "--name",
+        name,
+        "busybox",
+        "sh",
+        "-c",
         "echo started; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
     ).stdout.strip()
     assert len(container_id) == 64
@@ -144,8 +179,9 @@ def test_detached_logs_exec_stop_rm_round_trip(busybox_daemon) -> None:
         time.sleep(0.05)
     ps = busybox_daemon.wharf("ps", "--filter", f"name={name}", "--format", "json").stdout
     assert json.loads(ps.splitlines()[0])["State"] == "running"
-    executed = busybox_daemon.wharf("exec", name, "sh", "-c", "echo in-$((20+22)); exit 4",
-                                    check=False)
+    executed = busybox_daemon.wharf(
+        "exec", name, "sh", "-c", "echo in-$((20+22)); exit 4", check=False
+    )
     assert executed.stdout == "in-42\n"
     assert executed.returncode == 4
     busybox_daemon.wharf("stop", "-t", "5", name)
@@ -159,8 +195,16 @@ def test_detached_logs_exec_stop_rm_round_trip(busybox_daemon) -> None:
 
 def test_logs_follow_streams_until_exit(busybox_daemon) -> None:
     name = _name("follow")
-    run(busybox_daemon, "-d", "--name", name, "busybox", "sh", "-c",
-        "for i in 1 2 3; do echo line$i; sleep 0.2; done")
+    run(
+        busybox_daemon,
+        "-d",
+        "--name",
+        name,
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do echo line$i; sleep 0.2; done",
+    )
     followed = busybox_daemon.wharf("logs", "-f", name)
     assert followed.stdout == "line1\nline2\nline3\n"
     busybox_daemon.wharf("rm", name)
@@ -183,7 +227,10 @@ def test_interactive_shell_through_a_pty(busybox_daemon) -> None:
     primary, secondary = pty.openpty()
     process = subprocess.Popen(
         [str(busybox_daemon.wharf_path), "run", "-it", "--rm", "busybox", "sh"],
-        stdin=secondary, stdout=secondary, stderr=secondary, env=busybox_daemon.env,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=busybox_daemon.env,
         start_new_session=True,
     )
     os.close(secondary)

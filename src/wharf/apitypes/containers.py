@@ -214,7 +214,7 @@ class MountRequest:
             raise InvalidArgument("invalid mount: expected an object")
         kind = _str(raw.get("Type"), "Mount.Type") or "volume"
         if kind not in ("bind", "volume", "tmpfs"):
-            raise InvalidArgument(f"invalid mount config for type \"{kind}\": unsupported type")
+            raise InvalidArgument(f'invalid mount config for type "{kind}": unsupported type')
         target = _str(raw.get("Target"), "Mount.Target")
         if not target:
             raise InvalidArgument("invalid mount config: Target must not be empty")
@@ -311,14 +311,14 @@ class HostConfig:
         retries = _int(restart.get("MaximumRetryCount"), "RestartPolicy.MaximumRetryCount")
         if retries and policy != "on-failure":
             raise InvalidArgument(
-                f"invalid restart policy: maximum retry count can only be used with 'on-failure'"
+                "invalid restart policy: maximum retry count can only be used with 'on-failure'"
             )
         log = raw.get("LogConfig") or {}
         if not isinstance(log, dict):
             raise InvalidArgument("invalid LogConfig: expected an object")
         log_type = _str(log.get("Type"), "LogConfig.Type") or "json-file"
         if log_type not in ("json-file", "local", "none"):
-            raise InvalidArgument(f'logger: no log driver named \'{log_type}\' is registered')
+            raise InvalidArgument(f"logger: no log driver named '{log_type}' is registered")
         pids = raw.get("PidsLimit")
         init = raw.get("Init")
         console = raw.get("ConsoleSize") or [0, 0]
@@ -446,14 +446,18 @@ def _port_bindings(raw: object) -> tuple[PortBinding, ...]:
     bindings = []
     for port, entries in raw.items():
         number, _, proto = str(port).partition("/")
-        if not number.isdigit() or not 0 < int(number) < 65536 or proto not in ("", "tcp", "udp", "sctp"):
-            raise InvalidArgument(f"invalid port specification: \"{port}\"")
+        if (
+            not number.isdigit()
+            or not 0 < int(number) < 65536
+            or proto not in ("", "tcp", "udp", "sctp")
+        ):
+            raise InvalidArgument(f'invalid port specification: "{port}"')
         for entry in entries or [{}]:
             if not isinstance(entry, dict):
                 raise InvalidArgument("invalid PortBindings entry: expected an object")
             host_port = _str(entry.get("HostPort"), "HostPort")
             if host_port and not all(part.isdigit() for part in host_port.split("-")):
-                raise InvalidArgument(f"invalid port specification: \"{host_port}\"")
+                raise InvalidArgument(f'invalid port specification: "{host_port}"')
             bindings.append(
                 PortBinding(
                     container_port=f"{number}/{proto or 'tcp'}",
@@ -476,8 +480,12 @@ def _ulimits(raw: object) -> tuple[UlimitRequest, ...]:
         soft = _int(entry.get("Soft"), "Ulimit.Soft")
         hard = _int(entry.get("Hard"), "Ulimit.Hard")
         if soft > hard:
-            raise InvalidArgument(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
-        limits.append(UlimitRequest(name=_str(entry.get("Name"), "Ulimit.Name"), soft=soft, hard=hard))
+            raise InvalidArgument(
+                f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+            )
+        limits.append(
+            UlimitRequest(name=_str(entry.get("Name"), "Ulimit.Name"), soft=soft, hard=hard)
+        )
     return tuple(limits)
 
 

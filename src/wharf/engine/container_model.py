@@ -153,7 +153,9 @@ class ContainerState:
 
     # -- transitions -------------------------------------------------------------------
 
-    def started(self, *, pid: int, monitor_pid: int, now: str, restart: bool = False) -> ContainerState:
+    def started(
+        self, *, pid: int, monitor_pid: int, now: str, restart: bool = False
+    ) -> ContainerState:
         if self.status in (Status.RUNNING, Status.PAUSED):
             raise Conflict("container is already running")
         return replace(
@@ -173,7 +175,12 @@ class ContainerState:
     def start_failed(self, *, exit_code: int, error: str, now: str) -> ContainerState:
         status = Status.EXITED if self.has_been_started else Status.CREATED
         return replace(
-            self, status=status, pid=0, monitor_pid=0, exit_code=exit_code, error=error,
+            self,
+            status=status,
+            pid=0,
+            monitor_pid=0,
+            exit_code=exit_code,
+            error=error,
             finished_at=now if self.has_been_started else self.finished_at,
         )
 

@@ -20,12 +20,12 @@ from typing import Any, BinaryIO
 
 from wharf.apitypes.containers import ContainerConfig as WireConfig
 from wharf.engine import container_fs
-from wharf.engine.images import ImageService
-from wharf.oci.config import ContainerConfig as OciContainerConfig
-from wharf.oci.config import HealthConfig as OciHealthConfig
 from wharf.engine.container_model import Status
 from wharf.engine.containers import ContainerService
+from wharf.engine.images import ImageService
 from wharf.errdefs import Conflict, WharfError
+from wharf.oci.config import ContainerConfig as OciContainerConfig
+from wharf.oci.config import HealthConfig as OciHealthConfig
 from wharf.runtime import cgroups
 from wharf.runtime.users import resolve_user
 from wharf.snapshots.snapshotter import Snapshotter
@@ -186,14 +186,15 @@ class ContainerInspector:
                 "sectors_recursive": None,
             },
             "storage_stats": {},
-            "cpu_stats": {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0,
-                                        "usage_in_usermode": 0}, "throttling_data": {
-                                            "periods": 0, "throttled_periods": 0,
-                                            "throttled_time": 0}},
+            "cpu_stats": {
+                "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+                "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+            },
             "precpu_stats": (previous or {}).get("cpu_stats")
-            or {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0,
-                              "usage_in_usermode": 0},
-                "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
+            or {
+                "cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
+                "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+            },
             "memory_stats": {},
         }
         if state.status not in (Status.RUNNING, Status.PAUSED):
@@ -270,8 +271,15 @@ class ContainerInspector:
         with self._rootfs(container_id) as rootfs:
             container_fs.archive_path(rootfs, path, out)
 
-    def extract(self, reference: str, path: str, tar_stream: BinaryIO, *, no_overwrite: bool,
-                copy_uid_gid: bool) -> None:
+    def extract(
+        self,
+        reference: str,
+        path: str,
+        tar_stream: BinaryIO,
+        *,
+        no_overwrite: bool,
+        copy_uid_gid: bool,
+    ) -> None:
         container_id = self._containers.resolve_id(reference)
         config, _ = self._containers.config_and_state(container_id)
         if config.host_config.read_only_rootfs:
@@ -290,8 +298,9 @@ class ContainerInspector:
         upper, lowers = self._layers(container_id)
         # Mount points the runtime makes are not the container's own changes.
         return container_fs.changes(
-            upper, lowers, ignore=("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev",
-                                   "/proc", "/sys")
+            upper,
+            lowers,
+            ignore=("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev", "/proc", "/sys"),
         )
 
     def export(self, reference: str, out: BinaryIO) -> None:

@@ -11,6 +11,7 @@ import os
 import random
 import re
 import secrets
+import signal as signals
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
@@ -25,14 +26,48 @@ VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 MIN_MEMORY = 6 * 1024 * 1024
 
 _ADJECTIVES = (
-    "admiring", "brave", "clever", "dazzling", "eager", "festive", "gallant", "happy",
-    "jolly", "keen", "lucid", "modest", "nifty", "quirky", "relaxed", "serene", "trusting",
-    "vibrant", "wizardly", "zealous",
+    "admiring",
+    "brave",
+    "clever",
+    "dazzling",
+    "eager",
+    "festive",
+    "gallant",
+    "happy",
+    "jolly",
+    "keen",
+    "lucid",
+    "modest",
+    "nifty",
+    "quirky",
+    "relaxed",
+    "serene",
+    "trusting",
+    "vibrant",
+    "wizardly",
+    "zealous",
 )
 _NAMES = (
-    "archimedes", "babbage", "curie", "darwin", "euler", "fermi", "galileo", "hopper",
-    "kepler", "lovelace", "meitner", "newton", "noether", "pascal", "ritchie", "shannon",
-    "thompson", "turing", "wozniak", "yalow",
+    "archimedes",
+    "babbage",
+    "curie",
+    "darwin",
+    "euler",
+    "fermi",
+    "galileo",
+    "hopper",
+    "kepler",
+    "lovelace",
+    "meitner",
+    "newton",
+    "noether",
+    "pascal",
+    "ritchie",
+    "shannon",
+    "thompson",
+    "turing",
+    "wozniak",
+    "yalow",
 )
 
 
@@ -120,8 +155,9 @@ def parse_bind(spec: str) -> MountPoint:
     """``-v SRC:DST[:OPTS]``, ``-v NAME:DST``, ``-v DST`` (anonymous volume)."""
     parts = spec.split(":")
     if len(parts) == 1:
-        return MountPoint(type="volume", source="", destination=_check_destination(parts[0]),
-                          anonymous=True)
+        return MountPoint(
+            type="volume", source="", destination=_check_destination(parts[0]), anonymous=True
+        )
     if len(parts) > 3 or not parts[0] or not parts[1]:
         raise InvalidArgument(f"invalid volume specification: '{spec}'")
     source, destination = parts[0], _check_destination(parts[1])
@@ -130,21 +166,38 @@ def parse_bind(spec: str) -> MountPoint:
     for option in options:
         if option == "ro":
             read_only = True
-        elif option not in ("rw", "z", "Z", "nocopy", "rprivate", "private", "rshared",
-                            "shared", "rslave", "slave", ""):
+        elif option not in (
+            "rw",
+            "z",
+            "Z",
+            "nocopy",
+            "rprivate",
+            "private",
+            "rshared",
+            "shared",
+            "rslave",
+            "slave",
+            "",
+        ):
             raise InvalidArgument(f"invalid mode: {option}")
     mode = parts[2] if len(parts) == 3 else ""
     if source.startswith("/"):
-        return MountPoint(type="bind", source=os.path.normpath(source), destination=destination,
-                          rw=not read_only, mode=mode)
+        return MountPoint(
+            type="bind",
+            source=os.path.normpath(source),
+            destination=destination,
+            rw=not read_only,
+            mode=mode,
+        )
     if not VOLUME_NAME_RE.match(source):
         raise InvalidArgument(
             f'create {source}: "{source}" includes invalid characters for a local volume name, '
             'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
             "directory, use absolute path"
         )
-    return MountPoint(type="volume", source="", name=source, destination=destination,
-                      rw=not read_only, mode=mode)
+    return MountPoint(
+        type="volume", source="", name=source, destination=destination, rw=not read_only, mode=mode
+    )
 
 
 def collect_mounts(host_config: HostConfig, image_volumes: tuple[str, ...]) -> list[MountPoint]:
@@ -157,30 +210,40 @@ def collect_mounts(host_config: HostConfig, image_volumes: tuple[str, ...]) -> l
         if request.type == "bind":
             if not request.source.startswith("/"):
                 raise InvalidArgument(
-                    "invalid mount config for type \"bind\": invalid mount path: "
+                    'invalid mount config for type "bind": invalid mount path: '
                     f"'{request.source}' mount path must be absolute"
                 )
             if not os.path.exists(request.source):
                 raise InvalidArgument(
-                    "invalid mount config for type \"bind\": bind source path does not exist: "
+                    'invalid mount config for type "bind": bind source path does not exist: '
                     f"{request.source}"
                 )
-            mount = MountPoint(type="bind", source=os.path.normpath(request.source),
-                               destination=destination, rw=not request.read_only)
+            mount = MountPoint(
+                type="bind",
+                source=os.path.normpath(request.source),
+                destination=destination,
+                rw=not request.read_only,
+            )
         elif request.type == "volume":
             if request.source and not VOLUME_NAME_RE.match(request.source):
                 raise InvalidArgument(f"invalid volume name: {request.source!r}")
-            mount = MountPoint(type="volume", source="", name=request.source,
-                               destination=destination, rw=not request.read_only,
-                               anonymous=not request.source)
+            mount = MountPoint(
+                type="volume",
+                source="",
+                name=request.source,
+                destination=destination,
+                rw=not request.read_only,
+                anonymous=not request.source,
+            )
         else:
             options = ["rw", "nosuid", "nodev", "noexec"]
             if request.tmpfs_size:
                 options.append(f"size={request.tmpfs_size}")
             if request.tmpfs_mode:
                 options.append(f"mode={request.tmpfs_mode:o}")
-            mount = MountPoint(type="tmpfs", source="", destination=destination,
-                               tmpfs_options=tuple(options))
+            mount = MountPoint(
+                type="tmpfs", source="", destination=destination, tmpfs_options=tuple(options)
+            )
         if destination in mounts:
             raise InvalidArgument(f"Duplicate mount point: {destination}")
         mounts[destination] = mount
@@ -190,14 +253,17 @@ def collect_mounts(host_config: HostConfig, image_volumes: tuple[str, ...]) -> l
             raise InvalidArgument(f"Duplicate mount point: {tmpfs_destination}")
         extra = tuple(o for o in tmpfs_options.split(",") if o)
         mounts[tmpfs_destination] = MountPoint(
-            type="tmpfs", source="", destination=tmpfs_destination,
+            type="tmpfs",
+            source="",
+            destination=tmpfs_destination,
             tmpfs_options=("rw", "nosuid", "nodev", "noexec", *extra),
         )
     for volume in image_volumes:
         destination = os.path.normpath(volume)
         if destination not in mounts:
-            mounts[destination] = MountPoint(type="volume", source="", destination=destination,
-                                             anonymous=True)
+            mounts[destination] = MountPoint(
+                type="volume", source="", destination=destination, anonymous=True
+            )
     return sorted(mounts.values(), key=lambda m: PurePosixPath(m.destination).parts)
 
 
@@ -214,9 +280,7 @@ def validate_host_config(host_config: HostConfig, runtimes: set[str]) -> None:
                 "Minimum memoryswap limit should be larger than memory limit, see usage"
             )
     if host_config.nano_cpus and (host_config.cpu_quota or host_config.cpu_period):
-        raise InvalidArgument(
-            "Conflicting options: Nano CPUs and CPU Period cannot both be set"
-        )
+        raise InvalidArgument("Conflicting options: Nano CPUs and CPU Period cannot both be set")
     if host_config.nano_cpus > (os.cpu_count() or 1) * 1_000_000_000:
         cpus = os.cpu_count() or 1
         raise InvalidArgument(
@@ -227,13 +291,11 @@ def validate_host_config(host_config: HostConfig, runtimes: set[str]) -> None:
     if host_config.auto_remove and host_config.restart_policy not in ("", "no"):
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
     if host_config.network_mode not in ("", "default", "bridge", "none", "host"):
-        raise InvalidArgument(
-            f"network {host_config.network_mode} not found"
-        )
+        raise InvalidArgument(f"network {host_config.network_mode} not found")
     for entry in host_config.extra_hosts:
         host, sep, address = entry.partition(":")
         if not sep or not host or not address:
-            raise InvalidArgument(f"invalid argument \"{entry}\" for \"--add-host\" flag")
+            raise InvalidArgument(f'invalid argument "{entry}" for "--add-host" flag')
 
 
 def create_warnings(request: CreateRequest) -> list[str]:
@@ -243,3 +305,34 @@ def create_warnings(request: CreateRequest) -> list[str]:
     if request.host_config.network_mode == "bridge":
         warnings.append("Bridge networks are not available yet: the container has no network.")
     return warnings
+
+
+def parse_signal(text: str) -> int:
+    if not text:
+        return signals.SIGTERM
+    if text.isdigit():
+        return int(text)
+    name = text.upper()
+    if not name.startswith("SIG"):
+        name = f"SIG{name}"
+    try:
+        return int(signals.Signals[name])
+    except KeyError:
+        raise InvalidArgument(f"Invalid signal: {text}") from None
+
+
+def start_error_exit_code(message: str) -> int:
+    lowered = message.lower()
+    if "executable file not found" in lowered or "no such file or directory" in lowered:
+        return 127
+    if "permission denied" in lowered:
+        return 126
+    return 128
+
+
+def parse_size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = text.strip().lower()
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)

@@ -12,8 +12,20 @@ from wharf.engine.container_model import ZERO_TIME, ContainerConfig, ContainerSt
 from wharf.errdefs import InvalidArgument
 
 PS_FILTERS = (
-    "id", "name", "label", "status", "ancestor", "exited", "before", "since", "volume",
-    "network", "health", "is-task", "publish", "expose",
+    "id",
+    "name",
+    "label",
+    "status",
+    "ancestor",
+    "exited",
+    "before",
+    "since",
+    "volume",
+    "network",
+    "health",
+    "is-task",
+    "publish",
+    "expose",
 )
 
 
@@ -193,8 +205,7 @@ def matches(
                 return False
     volumes = filters.get("volume")
     if volumes and not any(
-        m.name in volumes or m.destination in volumes or m.source in volumes
-        for m in config.mounts
+        m.name in volumes or m.destination in volumes or m.source in volumes for m in config.mounts
     ):
         return False
     networks = filters.get("network")

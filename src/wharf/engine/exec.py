@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from wharf.engine.container_setup import merge_env
-from wharf.engine.containers import AttachTarget, ContainerService
+from wharf.engine.container_types import AttachTarget
+from wharf.engine.containers import ContainerService
 from wharf.errdefs import Conflict, InvalidArgument, NotFound, WharfError
 from wharf.runtime.monitor_client import (
     Attachment,

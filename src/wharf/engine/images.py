@@ -540,9 +540,7 @@ class ImageService:
         created_by: str,
     ) -> str:
         """A new image from a container's changes over its image; returns the image ID."""
-        reference = (
-            parse_repository_and_tag(repository, tag or None) if repository else None
-        )
+        reference = parse_repository_and_tag(repository, tag or None) if repository else None
         config = apply_changes(config, parse_changes(changes))
         parent = self.resolve(parent_image_id)
         with self._writing_unnamed_content():

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from wharf.archive.compression import open_compressor
 from wharf.content.store import Store
-from wharf.images.resolve import resolve_image
+from wharf.images.resolve import ResolvedImage, resolve_image
 from wharf.images.rootfs_import import write_document
 from wharf.images.unpack import unpack_image
 from wharf.oci import mediatypes
@@ -25,7 +25,6 @@ from wharf.oci.descriptor import Descriptor
 from wharf.oci.digest import Digest
 from wharf.oci.manifest import Manifest
 from wharf.oci.platform import Platform
-from wharf.images.resolve import ResolvedImage
 from wharf.snapshots.snapshotter import Snapshotter
 
 
@@ -74,8 +73,7 @@ def commit_image(
         rootfs_diff_ids=(*base.rootfs_diff_ids, diff_id),
         history=(
             *base.history,
-            HistoryEntry(created=created, created_by=created_by, author=author,
-                         comment=comment),
+            HistoryEntry(created=created, created_by=created_by, author=author, comment=comment),
         ),
     )
     config_descriptor = write_document(content, image_config.to_bytes(), mediatypes.OCI_CONFIG)

@@ -25,7 +25,12 @@ class InspectorBackend(Protocol):
     def archive(self, reference: str, path: str, out: BinaryIO) -> None: ...
 
     def extract(
-        self, reference: str, path: str, tar_stream: BinaryIO, *, no_overwrite: bool,
+        self,
+        reference: str,
+        path: str,
+        tar_stream: BinaryIO,
+        *,
+        no_overwrite: bool,
         copy_uid_gid: bool,
     ) -> None: ...
 
@@ -91,7 +96,9 @@ def routes(inspector: InspectorBackend, committer: CommitBackend) -> list[Route]
         if not path:
             raise InvalidArgument("path is required")
         stat = await asyncio.to_thread(inspector.stat_path, request.match_info["id"], path)
-        return web.Response(status=200, headers={"X-Docker-Container-Path-Stat": _stat_header(stat)})
+        return web.Response(
+            status=200, headers={"X-Docker-Container-Path-Stat": _stat_header(stat)}
+        )
 
     async def archive_get(request: web.Request) -> web.StreamResponse:
         reference = request.match_info["id"]

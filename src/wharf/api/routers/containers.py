@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from wharf.api.app import Route, json_response, request_api_version
+from wharf.api.app import Route, json_response
 from wharf.api.routers.images import query_flag
 from wharf.api.streams import STDERR, STDOUT, HijackedStream
 from wharf.apitypes.containers import ContainerInspect, ContainerSummary, CreateRequest
@@ -45,7 +45,9 @@ class ContainersBackend(Protocol):
 
     def start(self, reference: str) -> None: ...
 
-    def stop(self, reference: str, *, timeout: int | None = None, signal_text: str = "") -> None: ...
+    def stop(
+        self, reference: str, *, timeout: int | None = None, signal_text: str = ""
+    ) -> None: ...
 
     def restart(self, reference: str, *, timeout: int | None = None) -> None: ...
 
@@ -290,8 +292,10 @@ def routes(backend: ContainersBackend) -> list[Route]:
             tail=tail,
             cancelled=lambda: cancelled,
         )
-        content_type = "application/vnd.docker.raw-stream" if tty else (
-            "application/vnd.docker.multiplexed-stream"
+        content_type = (
+            "application/vnd.docker.raw-stream"
+            if tty
+            else ("application/vnd.docker.multiplexed-stream")
         )
         response = web.StreamResponse(headers={"Content-Type": content_type})
         await response.prepare(request)

@@ -1,0 +1,149 @@
+"""The container service's shared ground: records, per-container paths and locks, waiters.
+
+Per-container files (the layout the container service owns)::
+
+    <data-root>/containers/<id>/       hostname, hosts, resolv.conf, <id>-json.log[.N]
+    <exec-root>/containers/<id>/       bundle/config.json, rootfs/ (overlay mount point),
+                                       monitor.json, monitor.pid, init.pid, exit.json
+    <exec-root>/sock/<id[:16]>.attach  the monitor's attach socket (short: sun_path <= 108)
+    <exec-root>/sock/<id[:16]>.console the console socket while a TTY container is created
+    <exec-root>/runtime/<name>/        the OCI runtime's own state (--root)
+
+Locking: one lock per container guards its state transitions; the service lock guards names
+and the waiter tables. A state change is persisted, then waiters are told.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+from wharf.engine.container_model import (
+    ContainerConfig,
+    ContainerState,
+    Status,
+)
+from wharf.engine.container_types import (
+    AttachTicket,
+    VolumeProvider,
+    WaitResult,
+)
+from wharf.engine.images import ImageService
+from wharf.errdefs import (
+    EngineFailure,
+    InvalidArgument,
+    NotFound,
+)
+from wharf.metadata.containers import ContainerRecords
+from wharf.runtime.oci import OciRuntime
+from wharf.runtime.spec import (
+    HostFacts,
+)
+from wharf.snapshots.snapshotter import Snapshotter
+
+log = logging.getLogger("wharf.engine.containers")
+
+
+class ContainerStore:
+    """Records, paths, locks and waiters shared by the container service's parts."""
+
+    def __init__(
+        self,
+        *,
+        records: ContainerRecords,
+        images: ImageService,
+        snapshotter: Snapshotter,
+        runtimes: dict[str, OciRuntime],
+        default_runtime: str,
+        data_root: Path,
+        exec_root: Path,
+        host: HostFacts,
+        volumes: VolumeProvider | None = None,
+    ) -> None:
+        self._records = records
+        self._images = images
+        self._snapshotter = snapshotter
+        self._runtimes = runtimes
+        self._default_runtime = default_runtime
+        self._data_root = data_root / "containers"
+        self._exec_root = exec_root / "containers"
+        self._socket_root = exec_root / "sock"
+        self._host = host
+        self._volumes = volumes
+        self._lock = threading.RLock()
+        self._container_locks: dict[str, threading.RLock] = {}
+        self._waiters: dict[str, list[tuple[str, Future[WaitResult]]]] = {}
+        self._attach_tickets: dict[str, list[AttachTicket]] = {}
+        self._watchers: dict[str, threading.Thread] = {}
+        self._restart_timers: dict[str, threading.Timer] = {}
+        self._closing = False
+        for directory in (self._data_root, self._exec_root, self._socket_root):
+            directory.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ records & paths
+
+    def _container_lock(self, container_id: str) -> threading.RLock:
+        with self._lock:
+            return self._container_locks.setdefault(container_id, threading.RLock())
+
+    def _load(self, container_id: str) -> tuple[ContainerConfig, ContainerState]:
+        row = self._records.get(container_id)
+        return ContainerConfig.from_json(row.config), ContainerState.from_json(row.state)
+
+    def _save_state(self, container_id: str, state: ContainerState) -> None:
+        self._records.update_state(container_id, state.to_json())
+
+    def resolve_id(self, reference: str) -> str:
+        """A full ID from a name, a full ID or a unique ID prefix, as Docker resolves them."""
+        rows = self._records.list()
+        name = reference.lstrip("/")
+        for row in rows:
+            if row.id == reference or row.name == name:
+                return row.id
+        matches = [row.id for row in rows if reference and row.id.startswith(reference)]
+        if len(matches) > 1:
+            raise InvalidArgument(f"multiple IDs found with provided prefix: {reference}")
+        if not matches:
+            raise NotFound(f"No such container: {reference}")
+        return matches[0]
+
+    def _state_dir(self, container_id: str) -> Path:
+        return self._exec_root / container_id
+
+    def _data_dir(self, container_id: str) -> Path:
+        return self._data_root / container_id
+
+    def _attach_socket(self, container_id: str) -> Path:
+        return self._socket_root / f"{container_id[:16]}.attach"
+
+    def _console_socket(self, container_id: str) -> Path:
+        return self._socket_root / f"{container_id[:16]}.console"
+
+    def _rootfs(self, container_id: str) -> Path:
+        return self._state_dir(container_id) / "rootfs"
+
+    def _runtime(self, config: ContainerConfig) -> OciRuntime:
+        try:
+            return self._runtimes[config.runtime]
+        except KeyError:
+            raise EngineFailure(f"unknown or invalid runtime name: {config.runtime}") from None
+
+    def images_in_use(self, image_id: str) -> list[str]:
+        return [row.id for row in self._records.list() if row.image_id == image_id]
+
+    def volumes_in_use(self, volume_name: str) -> list[str]:
+        users = []
+        for row in self._records.list():
+            config = ContainerConfig.from_json(row.config)
+            if any(m.type == "volume" and m.name == volume_name for m in config.mounts):
+                users.append(row.id)
+        return users
+
+    def count_by_status(self) -> dict[Status, int]:
+        counts: dict[Status, int] = {}
+        for row in self._records.list():
+            status = ContainerState.from_json(row.state).status
+            counts[status] = counts.get(status, 0) + 1
+        return counts

@@ -1,0 +1,123 @@
+"""How a container's configuration becomes what the OCI runtime runs: the runtime spec
+(user resolved inside the rootfs, mounts, resources, security options) and the /etc files
+Docker provides (hostname, hosts, resolv.conf), written under the container's data dir.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wharf.engine.container_model import ContainerConfig
+from wharf.runtime.spec import (
+    BindMount,
+    ContainerSpec,
+    NetworkMode,
+    Resources,
+    TmpfsMount,
+    Ulimit,
+)
+from wharf.runtime.users import resolve_user
+
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def build_container_spec(
+    config: ContainerConfig, rootfs: Path, *, data_dir: Path, write_files: bool = True
+) -> ContainerSpec:
+    """The runtime spec of a container: its config turned into the OCI runtime's terms."""
+    wire = config.config
+    hc = config.host_config
+    if write_files:
+        write_etc_files(config, data_dir)
+    uid, gid, groups = resolve_user(rootfs, wire.user, group_add=hc.group_add)
+    binds = []
+    tmpfs = []
+    for mount in config.mounts:
+        if mount.type == "tmpfs":
+            tmpfs.append(TmpfsMount(destination=mount.destination, options=mount.tmpfs_options))
+        else:
+            binds.append(
+                BindMount(
+                    source=Path(mount.source),
+                    destination=mount.destination,
+                    read_only=not mount.rw,
+                )
+            )
+    network = NetworkMode.HOST if hc.network_mode == "host" else NetworkMode.NONE
+    security = set(hc.security_opt)
+    no_new_privileges = not (
+        "no-new-privileges=false" in security or "no-new-privileges:false" in security
+    )
+    nano_cpus = hc.nano_cpus
+    if not nano_cpus and hc.cpu_quota and hc.cpu_period:
+        nano_cpus = hc.cpu_quota * 1_000_000_000 // hc.cpu_period
+    return ContainerSpec(
+        id=config.id,
+        rootfs=rootfs,
+        args=(config.path, *config.args),
+        env=wire.env if any(e.startswith("PATH=") for e in wire.env) else (DEFAULT_PATH, *wire.env),
+        cwd=wire.working_dir or "/",
+        uid=uid,
+        gid=gid,
+        additional_gids=groups,
+        terminal=wire.tty,
+        hostname=wire.hostname,
+        domainname=wire.domainname,
+        readonly_rootfs=hc.read_only_rootfs,
+        binds=tuple(binds),
+        tmpfs=tuple(tmpfs),
+        network=network,
+        privileged=hc.privileged,
+        cap_add=hc.cap_add,
+        cap_drop=hc.cap_drop,
+        seccomp=not any(o in security for o in ("seccomp=unconfined", "seccomp:unconfined")),
+        no_new_privileges=no_new_privileges and not hc.privileged,
+        resources=Resources(
+            memory=hc.memory or None,
+            memory_swap=hc.memory_swap or None,
+            nano_cpus=nano_cpus or None,
+            cpu_shares=hc.cpu_shares or None,
+            pids_limit=hc.pids_limit if hc.pids_limit and hc.pids_limit > 0 else None,
+            cpuset_cpus=hc.cpuset_cpus or None,
+        ),
+        ulimits=tuple(Ulimit(name=u.name, soft=u.soft, hard=u.hard) for u in hc.ulimits),
+        cgroups_path=f"/wharf/{config.id}",
+        shm_size=hc.shm_size or 64 << 20,
+        sysctls=dict(hc.sysctls),
+        oom_score_adj=hc.oom_score_adj or None,
+        init=bool(hc.init),
+        console_size=hc.console_size if wire.tty and all(hc.console_size) else None,
+        etc_files={
+            "/etc/hostname": data_dir / "hostname",
+            "/etc/hosts": data_dir / "hosts",
+            "/etc/resolv.conf": data_dir / "resolv.conf",
+        },
+    )
+
+
+def write_etc_files(config: ContainerConfig, data_dir: Path) -> None:
+    """/etc/hostname, /etc/hosts and /etc/resolv.conf as Docker writes them."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    hostname = config.config.hostname
+    (data_dir / "hostname").write_text(f"{hostname}\n")
+    hosts = [
+        "127.0.0.1\tlocalhost",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+        "fe00::\tip6-localnet",
+        "ff00::\tip6-mcastprefix",
+        "ff02::1\tip6-allnodes",
+        "ff02::2\tip6-allrouters",
+    ]
+    for entry in config.host_config.extra_hosts:
+        host, _, address = entry.partition(":")
+        if address == "host-gateway":
+            address = "127.0.0.1"
+        hosts.append(f"{address}\t{host}")
+    (data_dir / "hosts").write_text("\n".join(hosts) + "\n")
+    try:
+        resolv = Path("/etc/resolv.conf").read_text()
+    except OSError:
+        resolv = ""
+    if config.host_config.dns:
+        resolv = "".join(f"nameserver {server}\n" for server in config.host_config.dns)
+    (data_dir / "resolv.conf").write_text(resolv)
