@@ -11,6 +11,7 @@ flowing until the process ends. This leans on aiohttp internals (the buffered
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from typing import Any
 
@@ -163,7 +164,5 @@ class HijackedStream:
                     transport.write_eof()
                 transport.close()
         else:
-            try:
+            with contextlib.suppress(ConnectionResetError, RuntimeError):
                 await self._response.write_eof()
-            except (ConnectionResetError, RuntimeError):
-                pass

@@ -28,7 +28,7 @@ Imports the standard library's C modules only (``_json``, ``posix``, ``time``):
 the monitor process uses this module.
 """
 
-# ruff: noqa: SIM105  (contextlib.suppress would import contextlib, collections and functools)
+
 
 from __future__ import annotations
 

@@ -42,8 +42,6 @@ Lifecycle:
    signal N is exit code 128+N, as Docker reports it.
 """
 
-# ruff: noqa: SIM105  (contextlib.suppress would import contextlib, collections and functools)
-
 from __future__ import annotations
 
 import _socket
@@ -54,6 +52,18 @@ import time
 
 from wharf.runtime.monitor_config import MonitorSettings
 from wharf.runtime.monitor_logfile import JsonLogWriter, format_timestamp
+from wharf.runtime.monitor_os import (
+    exists,
+    launch_error,
+    listen,
+    read,
+    report_crash,
+    send_ready,
+    set_child_subreaper,
+    set_window_size,
+    unlink,
+    write_atomically,
+)
 from wharf.runtime.monitor_protocol import (
     KIND_EXIT,
     KIND_HELLO,
@@ -67,7 +77,6 @@ from wharf.runtime.monitor_protocol import (
     decode_hello,
     decode_resize,
     encode_exit,
-    json_dumps,
     json_loads,
     pack_frame,
 )
@@ -90,8 +99,6 @@ FINAL_FLUSH = 1.0  # how long clients get to read their EXIT frame
 READ_SIZE = 65536
 LOST_EXIT_CODE = 255  # the process's status could not be known (Docker's answer too)
 ERROR_TAIL = 8192
-PR_SET_CHILD_SUBREAPER = 36
-TIOCSWINSZ_FALLBACK = 0x5414
 _POLLIN = select.POLLIN
 _POLLOUT = select.POLLOUT
 _SEND_FLAGS = _socket.MSG_DONTWAIT | _socket.MSG_NOSIGNAL
@@ -170,10 +177,10 @@ class Monitor:
             _signal.signal(signum, _signal.SIG_IGN)
         _signal.signal(_signal.SIGCHLD, _on_sigchld)
         _signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
-        _set_child_subreaper()
-        self.listener = _listen(self.config.attach_socket)
+        set_child_subreaper()
+        self.listener = listen(self.config.attach_socket)
         if self.config.tty:
-            self.console_listener = _listen(str(self.config.console_socket))
+            self.console_listener = listen(str(self.config.console_socket))
 
     def launch(self) -> int:
         """Run the launch argv; returns the container pid or raises LaunchError."""
@@ -266,7 +273,7 @@ class Monitor:
 
         if launch_status != 0:
             raise LaunchError(
-                _launch_error(
+                launch_error(
                     bytes(error_tail),
                     runtime_log,
                     runtime_log_offset,
@@ -310,7 +317,7 @@ class Monitor:
         self.reaped.clear()
         if status is not None:
             self._container_exited(status)
-        elif not _exists(pid):
+        elif not exists(pid):
             # Reaped by someone else (a runtime that waits for it): its status is lost.
             self.exit = (LOST_EXIT_CODE, None, time.time_ns())
         return pid
@@ -323,7 +330,7 @@ class Monitor:
         error_tail: bytearray,
     ) -> bool:
         """Read once from a launch-time pipe; False when it had nothing (more) to give."""
-        data = _read(fd)
+        data = read(fd)
         if data is None:
             return False
         if not data:
@@ -480,7 +487,7 @@ class Monitor:
     # --- output ---
 
     def _on_output_ready(self, fd: int) -> None:
-        data = _read(fd)
+        data = read(fd)
         if data is None:
             return
         if not data:
@@ -582,7 +589,7 @@ class Monitor:
         elif kind == KIND_RESIZE:
             height, width = decode_resize(payload)
             if self.master >= 0:
-                _set_window_size(self.master, height, width)
+                set_window_size(self.master, height, width)
         elif kind != KIND_HELLO:
             raise ProtocolError(f"frame kind {kind} is not sent by clients")
 
@@ -637,12 +644,12 @@ class Monitor:
         assert self.exit is not None
         code, signal, time_ns = self.exit
         record = encode_exit(code, format_timestamp(time_ns), signal)
-        _write_atomically(self.config.exit_file, record + b"\n")
+        write_atomically(self.config.exit_file, record + b"\n")
         exit_frame = pack_frame(KIND_EXIT, record)
         if self.log is not None:
             self.log.close()
         # Unlink first, so that a late client fails to connect and reads the exit file.
-        _unlink(self.config.attach_socket)
+        unlink(self.config.attach_socket)
         if self.listener is not None:
             self._accept_clients()
             self.listener.close()
@@ -673,183 +680,18 @@ class Monitor:
     def cleanup_failed_launch(self) -> None:
         for path in (self.config.attach_socket, self.config.console_socket, self.config.pid_file):
             if path:
-                _unlink(path)
-        _unlink(f"{self.state_dir}/monitor.pid")
+                unlink(path)
+        unlink(f"{self.state_dir}/monitor.pid")
 
     def close_listeners(self) -> None:
         if self.console_listener is not None:
             self.console_listener.close()
             self.console_listener = None
-            _unlink(str(self.config.console_socket))
+            unlink(str(self.config.console_socket))
 
 
 def _on_sigchld(signum: int, frame: object) -> None:
     """Nothing to do here: the wakeup fd tells the poll loop to reap."""
-
-
-def _set_child_subreaper() -> None:
-    # The container's init is the runtime's child: when the runtime exits, it must be
-    # re-parented to us (not to PID 1) so that we can wait for it.
-    try:
-        import _ctypes
-
-        libc = _ctypes.dlopen(None)  # type: ignore[arg-type]
-        result = _ctypes.call_function(
-            _ctypes.dlsym(libc, "prctl"), (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        )
-    except (ImportError, AttributeError, OSError):
-        import ctypes  # the private API moved: pay for the full module
-
-        result = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    if result != 0:
-        raise OSError("prctl(PR_SET_CHILD_SUBREAPER) failed")
-
-
-def _exists(pid: int) -> bool:
-    try:
-        posix.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
-def _listen(path: str) -> _socket.socket:
-    _unlink(path)
-    sock = _socket.socket(
-        _socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC | _socket.SOCK_NONBLOCK
-    )
-    sock.bind(path)
-    posix.chmod(path, 0o600)
-    sock.listen(64)
-    return sock
-
-
-def _read(fd: int) -> bytes | None:
-    """Bytes read, ``b""`` at end of file (or EIO from a pty master), None if nothing yet."""
-    try:
-        return posix.read(fd, READ_SIZE)
-    except (BlockingIOError, InterruptedError):
-        return None
-    except OSError:
-        return b""
-
-
-def _set_window_size(fd: int, height: int, width: int) -> None:
-    import fcntl
-
-    try:
-        import termios
-
-        request = termios.TIOCSWINSZ
-    except (ImportError, AttributeError):
-        request = TIOCSWINSZ_FALLBACK
-    try:
-        fcntl.ioctl(fd, request, _struct.pack("HHHH", height, width, 0, 0))
-    except OSError:
-        pass
-
-
-def _unlink(path: str) -> None:
-    try:
-        posix.unlink(path)
-    except OSError:
-        pass
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    tmp = f"{path}.{posix.getpid()}.tmp"
-    fd = posix.open(tmp, posix.O_WRONLY | posix.O_CREAT | posix.O_TRUNC | posix.O_CLOEXEC, 0o644)
-    try:
-        posix.write(fd, data)
-    finally:
-        posix.close(fd)
-    posix.rename(tmp, path)
-
-
-def _launch_error(
-    stderr_tail: bytes, runtime_log: str, offset: int, status: int, program: str
-) -> str:
-    """The runtime's own one-line error: its --log (JSON) if it wrote one, else its stderr."""
-    message = ""
-    try:
-        with open(runtime_log, "rb") as f:
-            f.seek(offset)
-            for line in f.read().splitlines():
-                try:
-                    entry = json_loads(line)
-                except ValueError:
-                    continue
-                if (
-                    isinstance(entry, dict)
-                    and entry.get("level") in ("error", "fatal", "panic")
-                    and isinstance(entry.get("msg"), str)
-                ):
-                    message = str(entry["msg"])
-    except OSError:
-        pass
-    if not message:
-        for raw in reversed(stderr_tail.decode("utf-8", "replace").splitlines()):
-            if raw.strip():
-                message = _logrus_message(raw.strip())
-                break
-    if not message:
-        code = posix.waitstatus_to_exitcode(status)
-        how = f"signal {-code}" if code < 0 else f"status {code}"
-        message = f"{program.rpartition('/')[2]} exited with {how}"
-    message = " ".join(message.split())
-    return message if len(message) <= 1000 else message[:997] + "..."
-
-
-def _logrus_message(line: str) -> str:
-    """``msg="..."`` out of a logrus text line (runc without --log-format json)."""
-    start = line.find(' msg="')
-    if not line.startswith("time=") or start < 0:
-        return line
-    out = []
-    i = start + 6
-    while i < len(line):
-        char = line[i]
-        if char == "\\" and i + 1 < len(line):
-            out.append(line[i + 1])
-            i += 2
-            continue
-        if char == '"':
-            break
-        out.append(char)
-        i += 1
-    return "".join(out)
-
-
-def _report_crash(state_dir: str, ready_fd: int) -> None:
-    import traceback
-
-    text = traceback.format_exc()
-    try:
-        _write_atomically(f"{state_dir}/monitor.log", text.encode())
-    except OSError:
-        pass
-    if ready_fd >= 0:
-        last = text.strip().splitlines()[-1] if text.strip() else "unknown error"
-        _send_ready(ready_fd, {"ok": False, "error": f"container monitor failed: {last}"})
-
-
-def _send_ready(ready_fd: int, message: dict[str, object]) -> None:
-    """Report to the engine, which reads until the pipe closes.
-
-    A success closes the pipe now; a failure leaves it to our exit, so the engine's
-    ``spawn_monitor`` returns only once this process is gone.
-    """
-    try:
-        posix.write(ready_fd, json_dumps(message).encode() + b"\n")
-    except OSError:
-        pass  # the engine went away; the container goes on regardless
-    if message.get("ok") is True:
-        try:
-            posix.close(ready_fd)
-        except OSError:
-            pass
 
 
 def main(argv: Sequence[str]) -> int:
@@ -865,10 +707,10 @@ def main(argv: Sequence[str]) -> int:
         posix.set_inheritable(ready_fd, False)
         if posix.fork():
             posix._exit(0)  # the engine waits for this; the monitor goes on, nobody's child
-        _write_atomically(f"{state_dir}/monitor.pid", b"%d\n" % posix.getpid())
+        write_atomically(f"{state_dir}/monitor.pid", b"%d\n" % posix.getpid())
         monitor = Monitor(config, state_dir)
     except Exception:
-        _report_crash(state_dir, ready_fd)
+        report_crash(state_dir, ready_fd)
         return 1
     try:
         monitor.setup()
@@ -876,19 +718,19 @@ def main(argv: Sequence[str]) -> int:
     except LaunchError as exc:
         monitor.close_listeners()
         monitor.cleanup_failed_launch()
-        _send_ready(ready_fd, {"ok": False, "error": str(exc)})
+        send_ready(ready_fd, {"ok": False, "error": str(exc)})
         return 1
     except Exception:
         monitor.close_listeners()
         monitor.cleanup_failed_launch()
-        _report_crash(state_dir, ready_fd)
+        report_crash(state_dir, ready_fd)
         return 1
     monitor.close_listeners()
-    _send_ready(ready_fd, {"ok": True, "pid": pid, "monitor_pid": posix.getpid()})
+    send_ready(ready_fd, {"ok": True, "pid": pid, "monitor_pid": posix.getpid()})
     try:
         monitor.serve()
         monitor.finish()
     except Exception:
-        _report_crash(state_dir, -1)
+        report_crash(state_dir, -1)
         return 1
     return 0
