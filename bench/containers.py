@@ -386,6 +386,8 @@ def machine() -> dict[str, Any]:
         "ram_gib": round(mem_kb / 1024 / 1024, 1),
         "os": os_name,
         "cgroup": cgroup,
+        # Other work on the machine skews every column alike; recorded so that it shows.
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -832,13 +834,14 @@ def report(bench: Bench, results: dict[str, Any], runs: int) -> None:
     print()
     print(
         f"machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, "
-        f"kernel {m['kernel']}, {m['os']}, cgroup {m['cgroup']}"
+        f"kernel {m['kernel']}, {m['os']}, cgroup {m['cgroup']}, "
+        f"load {m['load_average'][0]:.2f} at start"
     )
     print("versions: " + "; ".join(f"{k} {v}" for k, v in bench.versions.items()))
     print(
         f"run = `run --rm --network none busybox true` through the CLI, ms, N={runs}; "
         "api = create+start+wait+delete over the socket, ms; memory = per idle container's "
-        "supervisor, MB (median of the processes); x = engine / wharf"
+        "supervisor, MiB (median of the processes); x = engine / wharf"
     )
     header = (
         f"{'engine':<22}{'run med':>9}{'p90':>8}{'x':>7}{'api med':>10}{'p90':>8}"
@@ -869,13 +872,11 @@ def report(bench: Bench, results: dict[str, Any], runs: int) -> None:
             f"{ratio(pss, base_mem.get('pss_kb_median')):>7}"
         )
     daemons = [
-        f"{n} {v['daemon_rss_kb'] / 1024:.0f} MB"
-        for n, v in memory.items()
-        if v.get("daemon_rss_kb")
+        f"{n} {v['daemon_rss_kb'] / 1024:.0f}" for n, v in memory.items() if v.get("daemon_rss_kb")
     ]
     if daemons:
         print(
-            "daemon RSS with the idle containers running: "
+            "daemon RSS (MiB) with the idle containers running: "
             + ", ".join(daemons)
             + " (podman has no daemon)"
         )
@@ -976,10 +977,12 @@ def main() -> int:
         setup_floors(bench)
         print(f"measuring {', '.join([*bench.engines, *bench.floors])}", flush=True)
         results["latency"] = measure_latency(bench, args.runs, args.warmup)
+        note("API round trips")
         results["api"] = {}
         for name, engine in bench.engines.items():
             if engine.socket is not None:
                 results["api"][name] = measure_api(engine, args.runs, args.warmup)
+        note(f"memory of {args.containers} idle containers per engine")
         results["memory"] = {}
         for name, engine in bench.engines.items():
             if engine.supervisor is not None:

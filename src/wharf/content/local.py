@@ -166,8 +166,10 @@ class LocalStore:
             try:
                 path.mkdir(exist_ok=True)
                 fd = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-            except FileNotFoundError:
-                continue  # removed between mkdir and open by a finishing writer
+            except (FileNotFoundError, FileExistsError):
+                # Removed by a finishing writer between mkdir and open, or while mkdir
+                # looked (exist_ok re-checks and sees it gone): try again.
+                continue
             except OSError as exc:
                 raise EngineFailure(f"create ingest {ref!r}: {_reason(exc)}") from exc
             try:
