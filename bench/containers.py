@@ -60,12 +60,15 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-VENV_BIN = Path(sys.executable).parent
+VENV_BIN = (
+    REPO / ".venv" / "bin" if (REPO / ".venv" / "bin").is_dir() else Path(sys.executable).parent
+)
 API = "/v1.41"  # the newest Engine API version docker.io 20.10 speaks; wharfd accepts it too
 CLI_TIMEOUT = 120.0
 PEER_PACKAGES = {"dockerd": "docker.io", "podman": "podman"}
-# podman's default RLIMIT_NOFILE (1048576) and RLIMIT_NPROC exceed the hard limits of some
-# sandboxes (runc/crun then fail with "setrlimit ... operation not permitted"); these fit any.
+# podman's default rlimits (RLIMIT_NOFILE 1048576, a large RLIMIT_NPROC) are refused where the
+# hard limits are lower and CAP_SYS_RESOURCE is missing ("setrlimit ... operation not
+# permitted"); these small ones fit any host, and are used only when the defaults fail.
 PODMAN_ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
 HOST_DIRS_PEERS_CREATE = [
     "/run/docker/plugins",
