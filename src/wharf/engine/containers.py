@@ -234,7 +234,11 @@ class ContainerService(ContainerExits):
             handle = spawn_monitor(monitor)
         except WharfError as exc:
             self._teardown(config)
-            self._fail_start(config, state, exc.message, start_error_exit_code(exc.message))
+            code = start_error_exit_code(exc.message)
+            self._fail_start(config, state, exc.message, code)
+            if code in (126, 127):
+                # The user's command is at fault, not the engine: a 400, as dockerd answers.
+                raise InvalidArgument(exc.message) from exc
             raise
         self._hand_over_to_attachers(container_id)
         try:

@@ -60,6 +60,11 @@ def routes(backend: ExecBackend, parse_config: Any) -> list[Route]:
         if detach:
             return web.Response(status=200)
         stream = await HijackedStream.open(request, multiplexed=not target.tty)
+        # The exec already ran and its output is held for us: give the client a moment to
+        # read the 101 alone. Clients that read the response head through a buffered reader
+        # and then switch to the raw socket (docker-py) lose bytes that arrived with it;
+        # dockerd avoids it by starting the process only after the 101.
+        await asyncio.sleep(0.03)
         try:
             attachment = await open_attachment(
                 target.socket,
