@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from wharf.archive.compression import ReadableStream
+from wharf.archive.members import member_times, member_xattrs, set_xattr
 from wharf.archive.whiteouts import (
     OPAQUE_MARKER,
     OVERLAY_OPAQUE_VALUE,
@@ -62,7 +63,6 @@ from wharf.archive.whiteouts import (
     WHITEOUT_META_PREFIX,
     WHITEOUT_PREFIX,
     WhiteoutMode,
-    is_overlay_xattr,
 )
 from wharf.errdefs import EngineFailure, InvalidArgument, WharfError
 from wharf.oci.digest import Digest, Digester
@@ -77,8 +77,6 @@ _MAX_SYMLINK_HOPS = 40  # Linux's MAXSYMLINKS
 _DIR_CACHE_SIZE = 256
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_IGNORED_XATTR_ERRNOS = (errno.ENOTSUP, errno.EPERM)
-_XATTR_PREFIX = "SCHILY.xattr."
 _UNEXPECTED_END = "invalid layer tar: unexpected end of data"
 _T = TypeVar("_T")
 
@@ -262,7 +260,7 @@ class _Extractor:
             if not member.isdir():
                 raise InvalidArgument(f"layer tar entry {member.name!r} replaces the root")
             self._set_metadata_fd(self._root, member)
-            self._dir_times[()] = _times(member)
+            self._dir_times[()] = member_times(member)
             return
         base = parts[-1]
         if (base.startswith(WHITEOUT_META_PREFIX) and base != OPAQUE_MARKER) or any(
@@ -341,7 +339,7 @@ class _Extractor:
         if old is not None:
             os.close(old)  # only this directory's parent is in use by this entry
         self._cache[parts] = fd
-        self._dir_times[parts] = _times(member)
+        self._dir_times[parts] = member_times(member)
 
     def _make_hardlink(self, parts: tuple[str, ...], parent: int, member: tarfile.TarInfo) -> None:
         link = normalise_entry_name(member.linkname, what="hardlink")
@@ -516,10 +514,10 @@ class _Extractor:
     def _set_metadata_fd(self, fd: int, member: tarfile.TarInfo) -> None:
         os.fchown(fd, member.uid, member.gid)
         os.fchmod(fd, member.mode & 0o7777)
-        for name, value in _xattrs(member):
-            _setxattr(fd, name, value, follow_symlinks=True)
+        for name, value in member_xattrs(member):
+            set_xattr(fd, name, value, follow_symlinks=True)
         if not member.isdir():
-            os.utime(fd, ns=_times(member))
+            os.utime(fd, ns=member_times(member))
 
     def _set_metadata_at(
         self, parent: int, name: str, member: tarfile.TarInfo, *, symlink: bool
@@ -529,14 +527,14 @@ class _Extractor:
             # The node was just created by mknod/mkfifo, so following it is safe; Linux has
             # no fchmodat(AT_SYMLINK_NOFOLLOW) before 6.6 anyway.
             os.chmod(name, member.mode & 0o7777, dir_fd=parent)
-        xattrs = _xattrs(member)
+        xattrs = member_xattrs(member)
         if xattrs:
             # No *xattrat syscall before Linux 6.13: /proc/self/fd/N resolves to exactly the
             # parent directory, and follow_symlinks=False stops at the entry itself.
             path = f"/proc/self/fd/{parent}/{name}"
             for key, value in xattrs:
-                _setxattr(path, key, value, follow_symlinks=False)
-        os.utime(name, ns=_times(member), dir_fd=parent, follow_symlinks=False)
+                set_xattr(path, key, value, follow_symlinks=False)
+        os.utime(name, ns=member_times(member), dir_fd=parent, follow_symlinks=False)
 
     def finish(self) -> None:
         """Set directory times last: creating children changed them."""
@@ -562,43 +560,3 @@ def _lstat(parent: int, name: str) -> os.stat_result | None:
 
 def _is_whiteout_device(st: os.stat_result) -> bool:
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _setxattr(target: int | str, name: str, value: bytes, *, follow_symlinks: bool) -> None:
-    try:
-        os.setxattr(target, name, value, follow_symlinks=follow_symlinks)
-    except OSError as exc:
-        if exc.errno not in _IGNORED_XATTR_ERRNOS:
-            raise
-
-
-def _xattrs(member: tarfile.TarInfo) -> list[tuple[str, bytes]]:
-    found: list[tuple[str, bytes]] = []
-    for key, value in member.pax_headers.items():
-        if key.startswith(_XATTR_PREFIX):
-            name = key[len(_XATTR_PREFIX) :]
-            if name and not is_overlay_xattr(name):
-                # tarfile decodes PAX values with surrogateescape; this restores the bytes
-                # of binary values such as security.capability.
-                found.append((name, value.encode("utf-8", "surrogateescape")))
-    return found
-
-
-def _times(member: tarfile.TarInfo) -> tuple[int, int]:
-    """(atime, mtime) in nanoseconds; PAX times are parsed from text, not via float."""
-    mtime = _pax_time_ns(member.pax_headers.get("mtime"))
-    if mtime is None:
-        mtime = int(member.mtime) * 1_000_000_000
-    atime = _pax_time_ns(member.pax_headers.get("atime"))
-    return (mtime if atime is None else atime), mtime
-
-
-def _pax_time_ns(text: str | None) -> int | None:
-    if not text:
-        return None
-    negative = text.startswith("-")
-    seconds, _, fraction = text.lstrip("+-").partition(".")
-    if not seconds.isdigit() or (fraction and not fraction.isdigit()):
-        return None
-    value = int(seconds) * 1_000_000_000 + int((fraction + "000000000")[:9])
-    return -value if negative else value

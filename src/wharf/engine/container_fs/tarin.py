@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from wharf.archive.compression import ReadableStream, open_auto
-from wharf.archive.whiteouts import is_overlay_xattr
+from wharf.archive.members import member_times, member_xattrs, set_xattr
 from wharf.engine.container_fs.pathstat import ContainerPathNotFound, parse_path
 from wharf.engine.container_fs.rootdir import RootDir
 from wharf.errdefs import Conflict, EngineFailure, InvalidArgument, WharfError
@@ -56,8 +56,6 @@ __all__ = ["extract_to"]
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _COPY_CHUNK = 1 << 20
 _DIR_CACHE_SIZE = 256
-_XATTR_PREFIX = "SCHILY.xattr."
-_IGNORED_XATTR_ERRNOS = (errno.ENOTSUP, errno.EPERM)
 _BZIP2_MAGIC = b"BZh"
 _XZ_MAGIC = b"\xfd7zXZ\x00"
 _SNIFF = 6
@@ -265,7 +263,7 @@ class _Extractor:
                     f"tar entry {member.name!r} would replace the directory {self._where}"
                 )
             self._set_metadata_fd(self._dest, member)
-            self._dir_times[()] = _times(member)
+            self._dir_times[()] = member_times(member)
             return
         parent = self._dir(parts[:-1])
         base = parts[-1]
@@ -278,7 +276,7 @@ class _Extractor:
                     self._set_metadata_fd(fd, member)
                 finally:
                     os.close(fd)
-                self._dir_times[parts] = _times(member)
+                self._dir_times[parts] = member_times(member)
                 return
             if self._no_overwrite and is_dir:
                 raise Conflict(
@@ -323,7 +321,7 @@ class _Extractor:
                 self._set_metadata_fd(fd, member)
             finally:
                 os.close(fd)
-            self._dir_times[parts] = _times(member)
+            self._dir_times[parts] = member_times(member)
         elif member.issym():
             os.symlink(member.linkname, base, dir_fd=parent)
             self._set_metadata_at(parent, base, member, symlink=True)
@@ -419,10 +417,10 @@ class _Extractor:
     def _set_metadata_fd(self, fd: int, member: tarfile.TarInfo) -> None:
         os.fchown(fd, *self._ids(member))
         os.fchmod(fd, member.mode & 0o7777)
-        for name, value in _xattrs(member):
-            _setxattr(fd, name, value, follow_symlinks=True)
+        for name, value in member_xattrs(member):
+            set_xattr(fd, name, value, follow_symlinks=True)
         if not member.isdir():
-            os.utime(fd, ns=_times(member))
+            os.utime(fd, ns=member_times(member))
 
     def _set_metadata_at(
         self, parent: int, name: str, member: tarfile.TarInfo, *, symlink: bool
@@ -432,12 +430,12 @@ class _Extractor:
         if not symlink:
             # Just made by mknod/mkfifo in a directory we hold: following it is safe.
             os.chmod(name, member.mode & 0o7777, dir_fd=parent)
-        xattrs = _xattrs(member)
+        xattrs = member_xattrs(member)
         if xattrs:
             path = f"/proc/self/fd/{parent}/{name}"
             for key, value in xattrs:
-                _setxattr(path, key, value, follow_symlinks=False)
-        os.utime(name, ns=_times(member), dir_fd=parent, follow_symlinks=False)
+                set_xattr(path, key, value, follow_symlinks=False)
+        os.utime(name, ns=member_times(member), dir_fd=parent, follow_symlinks=False)
 
     def finish(self) -> None:
         """Set directory times last: creating children changed them."""
@@ -467,41 +465,3 @@ def _lstat(parent: int, name: str) -> os.stat_result | None:
         return os.stat(name, dir_fd=parent, follow_symlinks=False)
     except FileNotFoundError:
         return None
-
-
-def _setxattr(target: int | str, name: str, value: bytes, *, follow_symlinks: bool) -> None:
-    try:
-        os.setxattr(target, name, value, follow_symlinks=follow_symlinks)
-    except OSError as exc:
-        if exc.errno not in _IGNORED_XATTR_ERRNOS:
-            raise
-
-
-def _xattrs(member: tarfile.TarInfo) -> list[tuple[str, bytes]]:
-    found: list[tuple[str, bytes]] = []
-    for key, value in member.pax_headers.items():
-        if key.startswith(_XATTR_PREFIX):
-            name = key[len(_XATTR_PREFIX) :]
-            if name and not is_overlay_xattr(name):
-                found.append((name, value.encode("utf-8", "surrogateescape")))
-    return found
-
-
-def _times(member: tarfile.TarInfo) -> tuple[int, int]:
-    """(atime, mtime) in nanoseconds; PAX times are parsed from text, not via float."""
-    mtime = _pax_time_ns(member.pax_headers.get("mtime"))
-    if mtime is None:
-        mtime = int(member.mtime) * 1_000_000_000
-    atime = _pax_time_ns(member.pax_headers.get("atime"))
-    return (mtime if atime is None else atime), mtime
-
-
-def _pax_time_ns(text: str | None) -> int | None:
-    if not text:
-        return None
-    negative = text.startswith("-")
-    seconds, _, fraction = text.lstrip("+-").partition(".")
-    if not seconds.isdigit() or (fraction and not fraction.isdigit()):
-        return None
-    value = int(seconds) * 1_000_000_000 + int((fraction + "000000000")[:9])
-    return -value if negative else value
