@@ -29,8 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 
 import click
 
@@ -121,8 +120,7 @@ def detach_sequence(spec: str) -> bytes:
         return DEFAULT_DETACH_KEYS
 
 
-@dataclass(frozen=True, slots=True)
-class SessionIO:
+class SessionIO(NamedTuple):
     """The local ends of a session; ``stdin`` is None when it is not attached."""
 
     stdin: IO[bytes] | int | None

@@ -20,10 +20,8 @@ Imports click, the standard library, ``wharf.client``, ``wharf.oci.reference`` a
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import click
@@ -35,7 +33,7 @@ from wharf.cli.inspect import inspect_all
 from wharf.cli.state import CliState, state
 from wharf.cli.tables import TABLE, render_rows
 from wharf.cli.templates import Row, TemplateError
-from wharf.client.container_models import ContainerSummary, PortSummary
+from wharf.client.container_results import ContainerSummary, PortSummary
 from wharf.client.containers import WaitCondition
 from wharf.client.errors import DaemonError
 from wharf.errdefs import InvalidArgument, NotFound, WharfError
@@ -98,6 +96,8 @@ def _join_host_port(host: str, port: str) -> str:
 def _ip_key(ip: str) -> tuple[int, int, str]:
     if not ip:
         return (0, 0, "")
+    import ipaddress  # only published ports need it: ps without them starts faster
+
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -213,6 +213,8 @@ def render(format_source: str, rows: list[Row], titles: Mapping[str, str]) -> No
 
 
 def parse_filters(values: Sequence[str]) -> dict[str, list[str]]:
+    if not values:
+        return {}  # the usual ps: no need to import the images commands
     from wharf.cli.images import parse_filters as parse
 
     return parse(values)
@@ -517,6 +519,8 @@ def export_command(args: tuple[str, ...], output: str) -> None:
             sink.write(chunk)
         sink.flush()
         return
+    from pathlib import Path
+
     from wharf.cli.images import AtomicFile
 
     path = Path(output)

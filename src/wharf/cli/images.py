@@ -18,8 +18,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
@@ -35,6 +34,9 @@ from wharf.client.api import split_reference
 from wharf.client.errors import DaemonError, StreamError
 from wharf.client.models import DeleteKind, HistoryEntry, ImageSummary, JSONMessage
 from wharf.errdefs import NotFound
+
+if TYPE_CHECKING:
+    from pathlib import Path  # imported where saves need it: images, rmi start faster
 
 _FORMAT_HELP = (
     "Format output using a custom template:\n"
@@ -443,6 +445,7 @@ class AtomicFile:
                 f'failed to save image: invalid output path: directory "{directory}" does not exist'
             )
         import tempfile  # only saves to a file need it
+        from pathlib import Path
 
         self.path = path
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
@@ -488,6 +491,8 @@ def save_command(args: tuple[str, ...], output: str) -> None:
             sink.write(chunk)
         sink.flush()
         return
+    from pathlib import Path
+
     target = AtomicFile(Path(output))
     try:
         for chunk in cli_state.client().image_save(list(args)):

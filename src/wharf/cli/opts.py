@@ -13,8 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from wharf.client.container_spec import (
     EndpointSpec,
@@ -444,8 +443,7 @@ def parse_port_specs(
     return tuple(exposed), tuple((port, tuple(items)) for port, items in bindings.items())
 
 
-@dataclass(frozen=True, slots=True)
-class VolumeSpec:
+class VolumeSpec(NamedTuple):
     """One ``-v``: a bind or named volume (``bind``, sent in ``Binds``) or an anonymous one."""
 
     source: str

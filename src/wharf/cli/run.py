@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -117,6 +118,25 @@ class _CidFile:
                 os.remove(self.path)
 
 
+# One docker.io path component with an optional tag: a strict subset of what
+# ``oci.reference.parse_normalized`` accepts (no ``/``, so no domain; lower case only; the
+# length bound keeps ``library/<name>`` under the 255-character path limit).
+_PLAIN_REFERENCE = re.compile(
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::\w[\w.-]{0,127})?", re.ASCII
+)
+_PLAIN_MAX = 200
+
+
+def plainly_valid(image: str) -> bool:
+    """True only for references the full parser is sure to accept (``busybox``, ``alpine:3``).
+
+    ``run`` validates the image reference before any request; for these it can leave the
+    parsing (and the import of ``oci.reference``, with ``hashlib`` behind it) until a pull
+    actually needs the parsed name.
+    """
+    return len(image) <= _PLAIN_MAX and _PLAIN_REFERENCE.fullmatch(image) is not None
+
+
 def _pull_target(image: str) -> tuple[str, str, str] | None:
     """(fromImage, tag, familiar name) to pull ``image``, or None for an image id."""
     from wharf.oci.reference import parse_normalized
@@ -157,14 +177,22 @@ def create_container(
     cidfile: str,
 ) -> str:
     """docker's ``createContainer``: create, pulling first or on a 404 as ``pull`` says."""
-    target = _pull_target(spec.config.image)
+    image = spec.config.image
+    # A reference that may be invalid is parsed now: its error must come before any request.
+    deferred = plainly_valid(image)
+    parsed = None if deferred else _pull_target(image)
+
+    def pull_target() -> tuple[str, str, str] | None:
+        return _pull_target(image) if deferred else parsed
+
     cid = _CidFile(cidfile)
     try:
-        if pull == PULL_ALWAYS and target is not None:
+        if pull == PULL_ALWAYS and pull_target() is not None:
             pull_image(client, spec.config.image, platform=platform, quiet=quiet)
         try:
             created = client.container_create(spec, name=name, platform=platform)
         except NotFound:
+            target = pull_target()
             if target is None or pull in (PULL_NEVER, PULL_ALWAYS):
                 raise
             if not quiet:

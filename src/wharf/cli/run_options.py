@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import click
 
@@ -141,8 +140,7 @@ class GoFlag(click.ParamType[Any]):
 # --- the flags themselves
 
 
-@dataclass(frozen=True, slots=True)
-class CreateFlags:
+class CreateFlags(NamedTuple):
     """The values of the flags ``run`` and ``create`` share, as click delivers them."""
 
     attach: tuple[str, ...] = ()
@@ -206,7 +204,7 @@ class CreateFlags:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> CreateFlags:
-        known = {name: params[name] for name in cls.__dataclass_fields__ if name in params}
+        known = {name: params[name] for name in cls._fields if name in params}
         return cls(
             **{key: value for key, value in known.items() if value is not None or key in _NULLABLE}
         )
@@ -435,8 +433,7 @@ def container_options(run_only: Mapping[str, Decorator] | None = None) -> Callab
 # --- building the request
 
 
-@dataclass(frozen=True, slots=True)
-class Attachments:
+class Attachments(NamedTuple):
     stdin: bool
     stdout: bool
     stderr: bool

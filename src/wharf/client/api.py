@@ -17,25 +17,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wharf import __version__
 from wharf.client.containers import ContainersMixin
 from wharf.client.errors import DaemonError, StreamError, error_for_status, error_message
-from wharf.client.models import (
-    HistoryEntry,
-    ImageDeleted,
-    ImageInspect,
-    ImageSummary,
-    JSONMessage,
-    Ping,
-    PruneReport,
-    ServerVersion,
-    SystemInfo,
-)
+from wharf.client.ping import Ping
 from wharf.client.transport import Body, Request, Response, Transport, quote_path
 from wharf.client.volumes import VolumesMixin
 from wharf.errdefs import EngineFailure, InvalidArgument
+
+if TYPE_CHECKING:
+    # Defining the result types costs start-up time: each call imports the ones it returns.
+    from wharf.client.models import (
+        HistoryEntry,
+        ImageDeleted,
+        ImageInspect,
+        ImageSummary,
+        JSONMessage,
+        PruneReport,
+        ServerVersion,
+        SystemInfo,
+    )
 
 API_VERSION = "1.45"
 """The newest Engine API version this client speaks."""
@@ -180,9 +183,13 @@ class EngineClient(ContainersMixin, VolumesMixin):
     # --- system
 
     def version(self) -> ServerVersion:
+        from wharf.client.models import ServerVersion
+
         return ServerVersion.from_wire(self._json("GET", "/version"))
 
     def info(self) -> SystemInfo:
+        from wharf.client.models import SystemInfo
+
         return SystemInfo.from_wire(self._json("GET", "/info"))
 
     # --- images
@@ -190,6 +197,8 @@ class EngineClient(ContainersMixin, VolumesMixin):
     def images(
         self, *, all: bool = False, digests: bool = False, filters: Filters | None = None
     ) -> list[ImageSummary]:
+        from wharf.client.models import ImageSummary
+
         query: list[tuple[str, str]] = []
         if all:
             query.append(("all", "1"))
@@ -200,9 +209,13 @@ class EngineClient(ContainersMixin, VolumesMixin):
         return ImageSummary.list_from_wire(self._json("GET", "/images/json", query=query))
 
     def image_inspect(self, name: str) -> ImageInspect:
+        from wharf.client.models import ImageInspect
+
         return ImageInspect.from_wire(self._json("GET", f"/images/{quote_path(name)}/json"))
 
     def image_history(self, name: str) -> list[HistoryEntry]:
+        from wharf.client.models import HistoryEntry
+
         return HistoryEntry.list_from_wire(self._json("GET", f"/images/{quote_path(name)}/history"))
 
     def image_tag(self, name: str, repo: str, tag: str = "") -> None:
@@ -214,6 +227,8 @@ class EngineClient(ContainersMixin, VolumesMixin):
     def image_remove(
         self, name: str, *, force: bool = False, noprune: bool = False
     ) -> list[ImageDeleted]:
+        from wharf.client.models import ImageDeleted
+
         query = []
         if force:
             query.append(("force", "1"))
@@ -225,6 +240,8 @@ class EngineClient(ContainersMixin, VolumesMixin):
     def images_prune(
         self, *, dangling_only: bool = True, filters: Filters | None = None
     ) -> PruneReport:
+        from wharf.client.models import PruneReport
+
         merged = {key: list(values) for key, values in (filters or {}).items()}
         merged["dangling"] = ["true" if dangling_only else "false"]
         query = [("filters", encode_filters(merged) or "{}")]
@@ -276,6 +293,8 @@ class EngineClient(ContainersMixin, VolumesMixin):
 
 def _json_messages(response: Response) -> Iterator[JSONMessage]:
     """Decode a JSON-lines progress stream; an error line raises ``StreamError``."""
+    from wharf.client.models import JSONMessage
+
     is_json = "json" in response.headers.get("content-type", "application/json")
     for line in response.iter_lines():
         text = line.decode("utf-8", "replace").strip()

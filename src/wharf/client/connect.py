@@ -28,18 +28,18 @@ from __future__ import annotations
 import enum
 import fcntl
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from wharf.client.api import EngineClient
 from wharf.client.errors import DaemonError, DaemonUnreachable, UnreachableReason
 from wharf.client.transport import TcpTransport, Transport, UnixSocketTransport
 from wharf.errdefs import EngineFailure, InvalidArgument, Unavailable
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DEFAULT_SOCKET = "/run/wharf/wharf.sock"
 DEFAULT_HOST = f"unix://{DEFAULT_SOCKET}"
@@ -53,8 +53,7 @@ class HostSource(enum.Enum):
     DEFAULT = "default"
 
 
-@dataclass(frozen=True, slots=True)
-class Host:
+class Host(NamedTuple):
     """A daemon address: ``unix:///path`` or ``tcp://host:port``, and where it came from."""
 
     url: str
@@ -105,6 +104,10 @@ def transport_for(host: Host) -> Transport:
 
 def find_wharfd() -> str | None:
     """``wharfd`` beside the running interpreter (same venv), else on ``PATH``."""
+    # pathlib and shutil are imported here: only a failed connect gets this far.
+    import shutil
+    from pathlib import Path
+
     beside = Path(sys.executable).parent / "wharfd"
     if beside.is_file() and os.access(beside, os.X_OK):
         return str(beside)
@@ -143,18 +146,31 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-@dataclass
 class AutoStart:
-    """Starts wharfd when allowed; see the module docstring for the rules."""
+    """Starts wharfd when allowed; see the module docstring for the rules.
 
-    env: Mapping[str, str]
-    spawner: Spawner = field(default_factory=SubprocessSpawner)
-    is_root: Callable[[], bool] = _is_root
-    find_daemon: Callable[[], str | None] = find_wharfd
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    timeout: float = 10.0
-    interval: float = 0.05
+    A plain class (not a dataclass): it is defined on every start-up and used on few.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        spawner: Spawner | None = None,
+        is_root: Callable[[], bool] = _is_root,
+        find_daemon: Callable[[], str | None] = find_wharfd,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        timeout: float = 10.0,
+        interval: float = 0.05,
+    ) -> None:
+        self.env = env
+        self.spawner: Spawner = SubprocessSpawner() if spawner is None else spawner
+        self.is_root = is_root
+        self.find_daemon = find_daemon
+        self.sleep = sleep
+        self.clock = clock
+        self.timeout = timeout
+        self.interval = interval
 
     def allowed(self, host: Host, error: DaemonUnreachable) -> bool:
         return (
@@ -174,6 +190,8 @@ class AutoStart:
         return argv
 
     def log_path(self) -> Path:
+        from pathlib import Path
+
         return Path(self.env.get("WHARF_ROOT") or DEFAULT_DATA_ROOT) / CONSOLE_LOG
 
     def start(self, host: Host, probe: Callable[[], object]) -> None:
@@ -181,6 +199,8 @@ class AutoStart:
         socket_path = host.socket_path
         if socket_path is None:
             raise InvalidArgument(f"cannot start a daemon for {host.url}: not a unix socket")
+        from pathlib import Path
+
         Path(socket_path).parent.mkdir(parents=True, exist_ok=True, mode=0o711)
         fd = os.open(f"{socket_path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:

@@ -8,8 +8,11 @@ import it, and the mixins import it on first use.
 ``ContainerInspect`` and ``Volume`` keep the decoded document in ``raw`` for ``inspect`` and
 ``--format`` templates, as ``ImageInspect`` does.
 
-Imports only the standard library, ``wharf.errdefs`` and ``wharf.client.models`` (its field
-readers).
+The create, wait and ``ps`` results live in ``client.container_results`` (the hot commands
+import them alone) and are re-exported here.
+
+Imports only the standard library, ``wharf.errdefs``, ``client.container_results`` and
+``client.wire`` (the field readers).
 """
 
 from __future__ import annotations
@@ -19,100 +22,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wharf.client.models import _as_list, _Fields
+# Defined apart so that run and ps need not define every type here; re-exported.
+from wharf.client.container_results import (
+    ContainerCreated as ContainerCreated,
+)
+from wharf.client.container_results import (
+    ContainerSummary as ContainerSummary,
+)
+from wharf.client.container_results import (
+    MountSummary as MountSummary,
+)
+from wharf.client.container_results import (
+    PortSummary as PortSummary,
+)
+from wharf.client.container_results import (
+    WaitResult as WaitResult,
+)
+from wharf.client.wire import Fields as _Fields
+from wharf.client.wire import as_list as _as_list
 from wharf.errdefs import EngineFailure
 
 # --- containers
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerCreated:
-    """``POST /containers/create``: the new container's full id and the daemon's warnings."""
-
-    id: str
-    warnings: tuple[str, ...] = ()
-
-    @classmethod
-    def from_wire(cls, raw: object) -> ContainerCreated:
-        f = _Fields(raw, "container create response")
-        created = cls(id=f.text("Id"), warnings=f.texts("Warnings"))
-        if not created.id:
-            raise EngineFailure("malformed daemon response: container create returned no Id")
-        return created
-
-
-@dataclass(frozen=True, slots=True)
-class PortSummary:
-    """One entry of a container summary's ``Ports``; ``public_port`` 0 when not published."""
-
-    ip: str
-    private_port: int
-    public_port: int
-    type: str
-
-
-@dataclass(frozen=True, slots=True)
-class MountSummary:
-    """What ``ps`` shows of a mount: a volume's name, else its source; and its driver."""
-
-    name: str
-    source: str
-    driver: str
-
-
-@dataclass(frozen=True, slots=True)
-class ContainerSummary:
-    """One row of ``GET /containers/json``; ``status`` is the daemon's "Up 3 seconds" text."""
-
-    id: str
-    names: tuple[str, ...]
-    image: str
-    image_id: str
-    command: str
-    created: int
-    state: str
-    status: str
-    ports: tuple[PortSummary, ...]
-    labels: tuple[tuple[str, str], ...]
-    size_rw: int
-    size_root_fs: int
-    mounts: tuple[MountSummary, ...]
-    networks: tuple[str, ...]
-
-    @classmethod
-    def from_wire(cls, raw: object) -> ContainerSummary:
-        f = _Fields(raw, "container summary")
-        return cls(
-            id=f.text("Id"),
-            names=f.texts("Names"),
-            image=f.text("Image"),
-            image_id=f.text("ImageID"),
-            command=f.text("Command"),
-            created=f.num("Created"),
-            state=f.text("State"),
-            status=f.text("Status"),
-            ports=tuple(
-                PortSummary(
-                    ip=p.text("IP"),
-                    private_port=p.num("PrivatePort"),
-                    public_port=p.num("PublicPort"),
-                    type=p.text("Type"),
-                )
-                for p in f.objs("Ports")
-            ),
-            labels=f.str_map("Labels"),
-            size_rw=f.num("SizeRw"),
-            size_root_fs=f.num("SizeRootFs"),
-            mounts=tuple(
-                MountSummary(m.text("Name"), m.text("Source"), m.text("Driver"))
-                for m in f.objs("Mounts")
-            ),
-            networks=f.obj("NetworkSettings").keys_of("Networks"),
-        )
-
-    @classmethod
-    def list_from_wire(cls, raw: object) -> list[ContainerSummary]:
-        return [cls.from_wire(item) for item in _as_list(raw, "container list")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,19 +102,6 @@ class ContainerInspect:
             auto_remove=f.obj("HostConfig").flag("AutoRemove"),
             raw=f.raw(),
         )
-
-
-@dataclass(frozen=True, slots=True)
-class WaitResult:
-    """The body of ``POST /containers/{id}/wait``, sent when the condition is met."""
-
-    status_code: int
-    error: str = ""
-
-    @classmethod
-    def from_wire(cls, raw: object) -> WaitResult:
-        f = _Fields(raw, "wait response")
-        return cls(status_code=f.num("StatusCode"), error=f.obj("Error").text("Message"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,9 @@
 """What a client asks for when it creates a container or an exec: typed, encoded at the boundary.
 
+The value types are ``typing.NamedTuple``s rather than frozen dataclasses: every ``run`` defines
+them, and a NamedTuple costs a fraction of a dataclass to define (CLI start-up time). They are
+immutable, compare and hash by value, and take the same constructor arguments.
+
 ``ContainerSpec.to_wire()`` is the body of ``POST /containers/create`` in Docker's shape
 (Engine API v1.45): the container ``Config`` fields at the top level, plus ``HostConfig`` and
 ``NetworkingConfig``. ``ExecSpec.to_wire()`` is the body of ``POST /containers/{id}/exec``.
@@ -25,14 +29,12 @@ Imports only the standard library.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 Pairs = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class PortBinding:
+class PortBinding(NamedTuple):
     host_ip: str = ""
     host_port: str = ""
 
@@ -40,8 +42,7 @@ class PortBinding:
         return {"HostIp": self.host_ip, "HostPort": self.host_port}
 
 
-@dataclass(frozen=True, slots=True)
-class Ulimit:
+class Ulimit(NamedTuple):
     name: str
     soft: int
     hard: int
@@ -56,8 +57,7 @@ class MountType(enum.Enum):
     TMPFS = "tmpfs"
 
 
-@dataclass(frozen=True, slots=True)
-class Mount:
+class Mount(NamedTuple):
     """One ``--mount``: Docker's ``mount.Mount``; option groups are sent only when used."""
 
     type: MountType
@@ -131,8 +131,7 @@ class Mount:
         return wire
 
 
-@dataclass(frozen=True, slots=True)
-class RestartPolicy:
+class RestartPolicy(NamedTuple):
     """``no``, ``always``, ``unless-stopped``, ``on-failure`` (with a retry count); "" = unset."""
 
     name: str = ""
@@ -146,8 +145,7 @@ class RestartPolicy:
         return {"Name": self.name, "MaximumRetryCount": self.maximum_retry_count}
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerConfig:
+class ContainerConfig(NamedTuple):
     """The portable part of a container (Docker's ``container.Config``)."""
 
     image: str
@@ -202,8 +200,7 @@ class ContainerConfig:
         return wire
 
 
-@dataclass(frozen=True, slots=True)
-class HostConfig:
+class HostConfig(NamedTuple):
     """The host-dependent part (Docker's ``container.HostConfig`` with its ``Resources``)."""
 
     binds: tuple[str, ...] = ()
@@ -212,7 +209,7 @@ class HostConfig:
     log_config: Pairs = ()
     network_mode: str = "default"
     port_bindings: tuple[tuple[str, tuple[PortBinding, ...]], ...] = ()
-    restart_policy: RestartPolicy = field(default_factory=RestartPolicy)
+    restart_policy: RestartPolicy = RestartPolicy()
     auto_remove: bool = False
     console_size: tuple[int, int] = (0, 0)
     cap_add: tuple[str, ...] = ()
@@ -311,8 +308,7 @@ class HostConfig:
         return wire
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointSpec:
+class EndpointSpec(NamedTuple):
     """One network to join at create; aliases apply on user-defined networks."""
 
     network: str
@@ -328,12 +324,11 @@ class EndpointSpec:
         return wire
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerSpec:
+class ContainerSpec(NamedTuple):
     """Everything ``POST /containers/create`` takes in its body."""
 
     config: ContainerConfig
-    host_config: HostConfig = field(default_factory=HostConfig)
+    host_config: HostConfig = HostConfig()
     endpoints: tuple[EndpointSpec, ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
@@ -345,8 +340,7 @@ class ContainerSpec:
         return body
 
 
-@dataclass(frozen=True, slots=True)
-class ExecSpec:
+class ExecSpec(NamedTuple):
     """The body of ``POST /containers/{id}/exec``."""
 
     cmd: tuple[str, ...]

@@ -77,7 +77,7 @@ class WaitHandle:
         self._response = response
 
     def result(self) -> WaitResult:
-        from wharf.client.container_models import WaitResult
+        from wharf.client.container_results import WaitResult
 
         with self._response as response:
             data = response.read()
@@ -148,7 +148,7 @@ class ContainersMixin:
     def container_create(
         self, spec: ContainerSpec, *, name: str = "", platform: str = ""
     ) -> ContainerCreated:
-        from wharf.client.container_models import ContainerCreated
+        from wharf.client.container_results import ContainerCreated
 
         query = []
         if name:
@@ -226,7 +226,7 @@ class ContainersMixin:
         size: bool = False,
         filters: Filters | None = None,
     ) -> list[ContainerSummary]:
-        from wharf.client.container_models import ContainerSummary
+        from wharf.client.container_results import ContainerSummary
 
         query = []
         if all:

@@ -37,8 +37,7 @@ import select
 import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import IO, NamedTuple, Protocol
 
 from wharf.client.errors import StreamError
 from wharf.errdefs import EngineFailure, InvalidArgument
@@ -58,8 +57,7 @@ class StreamKind(enum.IntEnum):
     SYSTEM_ERROR = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
     kind: StreamKind
     data: bytes
 

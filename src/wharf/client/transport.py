@@ -5,13 +5,16 @@ A ``Transport`` performs one HTTP/1.1 exchange (``send``) or takes over a connec
 ``Request`` and ``Response``; tests give it ``client.fake.FakeTransport``, and an in-process
 transport to the API app can be added beside this one.
 
-``SocketTransport`` is built on ``http.client`` (stdlib, cheap to import, which matters for CLI
-start-up): one connection per request (a unix socket connect costs microseconds, and no
-keep-alive state can go stale), request bodies that are iterators go out chunked, responses are
-read as they arrive (``read1``), so JSON progress lines show up live.
+``SocketTransport`` speaks the little HTTP/1.1 the daemon needs by hand on a raw socket:
+``http.client`` (with ``email`` and ``ssl`` behind it) and ``urllib.parse`` cost the CLI more
+start-up time than a whole request. One connection per request (a unix socket connect costs
+microseconds, and no keep-alive state can go stale); request bodies that are iterators go out
+chunked, bytes with a ``Content-Length``; response bodies are delimited by ``Content-Length``,
+chunked encoding or the end of the stream, and read as they arrive (``read1``), so JSON
+progress lines show up live.
 
 Invariants:
-- Reading a ``Response`` never raises ``http.client`` or socket errors: a body cut short (the
+- Reading a ``Response`` never raises protocol or socket errors: a body cut short (the
   daemon closes a stream it can no longer honour, e.g. a failed save) raises ``EngineFailure``.
 - Connecting never raises ``OSError``: an absent, refused or forbidden socket raises
   ``DaemonUnreachable`` with Docker's wording, so the CLI can print it or start a daemon.
@@ -22,13 +25,11 @@ Imports only the standard library, ``wharf.errdefs`` and ``wharf.client.errors``
 from __future__ import annotations
 
 import contextlib
-import http.client
+import io
 import socket
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
-from urllib.parse import quote, urlencode
+from typing import NamedTuple, Protocol
 
 from wharf.client.errors import (
     DaemonUnreachable,
@@ -43,15 +44,40 @@ Body = bytes | Iterable[bytes] | None
 _CHUNK = 64 * 1024
 # Go's url.PathEscape leaves these alone in image names (``localhost:5000/a@sha256:...``).
 _PATH_SAFE = "/:@$&+,;=~"
+# RFC 3986 unreserved characters: never escaped (urllib.parse's always-safe set).
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_PATH_SAFE_BYTES = _UNRESERVED | frozenset(_PATH_SAFE.encode())
+
+
+def _percent_encode(text: str, safe: frozenset[int], *, plus: bool = False) -> str:
+    # Same output as urllib.parse.quote / quote_plus (UTF-8, upper-case hex), without its import.
+    parts = []
+    for byte in text.encode("utf-8"):
+        if byte in safe:
+            parts.append(chr(byte))
+        elif plus and byte == 0x20:
+            parts.append("+")
+        else:
+            parts.append(f"%{byte:02X}")
+    return "".join(parts)
 
 
 def quote_path(segment: str) -> str:
     """Escape a name for use inside a request path, as Docker's Go client does."""
-    return quote(segment, safe=_PATH_SAFE)
+    return _percent_encode(segment, _PATH_SAFE_BYTES)
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+def encode_query(query: Iterable[tuple[str, str]]) -> str:
+    """``k=v&...`` form encoding, as ``urllib.parse.urlencode`` does it (spaces become ``+``)."""
+    return "&".join(
+        _percent_encode(key, _UNRESERVED, plus=True)
+        + "="
+        + _percent_encode(value, _UNRESERVED, plus=True)
+        for key, value in query
+    )
+
+
+class Request(NamedTuple):
     """One HTTP request; ``path`` is already versioned (``/v1.45/images/json``)."""
 
     method: str
@@ -62,7 +88,7 @@ class Request:
 
     @property
     def target(self) -> str:
-        return f"{self.path}?{urlencode(self.query)}" if self.query else self.path
+        return f"{self.path}?{encode_query(self.query)}" if self.query else self.path
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -100,7 +126,7 @@ class Headers(Mapping[str, str]):
 
 
 class BodyReader(Protocol):
-    """What a response body is read from: ``http.client.HTTPResponse`` or ``io.BytesIO``."""
+    """What a response body is read from: the socket's ``_BodyReader`` or ``io.BytesIO``."""
 
     def read1(self, size: int = -1, /) -> bytes: ...
 
@@ -130,8 +156,8 @@ class Response:
     def _read1(self, size: int) -> bytes:
         try:
             return self._body.read1(size)
-        except (http.client.HTTPException, OSError, ValueError) as exc:
-            # ValueError: http.client reading a body whose connection we closed.
+        except (OSError, ValueError) as exc:
+            # ValueError: a malformed or truncated body (_ProtocolError), or a closed file.
             raise EngineFailure(
                 f"error reading the daemon's response: the stream ended early ({exc!r})"
             ) from exc
@@ -241,40 +267,167 @@ def _unreachable(url: str, exc: OSError) -> DaemonUnreachable:
 
 
 class _SourceError(Exception):
-    """Carries an exception raised by the caller's body iterator past http.client."""
+    """Carries an exception raised by the caller's body iterator past the socket handling."""
 
     def __init__(self, error: BaseException) -> None:
         super().__init__(str(error))
         self.error = error
 
 
-class _SourceGuard:
-    """Wraps an upload's chunks so a failing source is told apart from a failing socket."""
+class _ProtocolError(ValueError):
+    """The daemon's bytes are not the HTTP we expect (bad head, bad chunk, body cut short)."""
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
+def _guarded(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """An upload's chunks, so that a failing source is told apart from a failing socket."""
+    source = iter(chunks)
+    while True:
         try:
-            return next(self._chunks)
+            chunk = next(source)
         except StopIteration:
-            raise
+            return
         except Exception as exc:
             raise _SourceError(exc) from exc
+        yield chunk
 
 
-class _Connection(http.client.HTTPConnection):
-    """``HTTPConnection`` whose socket comes from the transport (unix or TCP)."""
+# Bodies are never expected for these (RFC 9110 6.4.1); a HEAD answer describes a body it omits.
+_NO_BODY_STATUSES = frozenset({204, 304})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
-    def __init__(self, transport: SocketTransport) -> None:
-        super().__init__("localhost")
-        self._transport = transport
 
-    def connect(self) -> None:
-        self.sock = self._transport.open_socket()
+def _encode_request_head(request: Request, *, chunked: bool) -> bytes:
+    lines = [f"{request.method} {request.target} HTTP/1.1"]
+    names = {key.lower() for key, _ in request.headers}
+    if "host" not in names:
+        lines.append("Host: localhost")
+    if "accept-encoding" not in names:
+        lines.append("Accept-Encoding: identity")
+    lines.extend(f"{key}: {value}" for key, value in request.headers)
+    body = request.body
+    if "content-length" not in names and "transfer-encoding" not in names:
+        if isinstance(body, bytes):
+            lines.append(f"Content-Length: {len(body)}")
+        elif chunked:
+            lines.append("Transfer-Encoding: chunked")
+        elif body is None and request.method.upper() in _BODY_METHODS:
+            lines.append("Content-Length: 0")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _send_request(sock: socket.socket, request: Request) -> None:
+    body = request.body
+    names = {key.lower() for key, _ in request.headers}
+    streamed = body is not None and not isinstance(body, bytes)
+    # Framing the caller set itself is left to the caller (its chunks go out as they are).
+    chunked = streamed and "content-length" not in names and "transfer-encoding" not in names
+    head = _encode_request_head(request, chunked=chunked)
+    if not streamed:
+        sock.sendall(head + (body if isinstance(body, bytes) else b""))
+        return
+    sock.sendall(head)
+    assert body is not None and not isinstance(body, bytes)
+    for chunk in _guarded(body):
+        if not chunk:
+            continue  # an empty chunk would end a chunked body early
+        if chunked:
+            sock.sendall(b"%X\r\n" % len(chunk) + chunk + b"\r\n")
+        else:
+            sock.sendall(chunk)
+    if chunked:
+        sock.sendall(b"0\r\n\r\n")
+
+
+def _read_response_head(stream: io.BufferedReader) -> tuple[int, str, Headers]:
+    while True:
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            line = stream.readline(_MAX_HEAD + 1)
+            if not line:
+                if not lines:
+                    raise _ProtocolError("Remote end closed connection without response")
+                raise _ProtocolError("the daemon closed the connection inside a response head")
+            size += len(line)
+            if size > _MAX_HEAD:
+                raise _ProtocolError("the daemon sent an oversized response head")
+            if line in (b"\r\n", b"\n"):
+                if lines:
+                    break
+                continue  # tolerate stray blank lines before the status line
+            lines.append(line.rstrip(b"\r\n"))
+        try:
+            status, reason, headers = parse_head(b"\r\n".join(lines))
+        except EngineFailure as exc:
+            raise _ProtocolError(str(exc)) from exc
+        if status != 100:  # an interim "100 Continue" is followed by the real answer
+            return status, reason, headers
+
+
+class _BodyReader:
+    """A response body read off the socket: by ``Content-Length``, chunks or until close."""
+
+    def __init__(
+        self, sock: socket.socket, stream: io.BufferedReader, length: int | None, chunked: bool
+    ) -> None:
+        self._sock = sock
+        self._stream = stream
+        self._left = length  # bytes left in the body (by length) or in the current chunk
+        self._chunked = chunked
+        self._done = length == 0 and not chunked
+
+    def read1(self, size: int = -1, /) -> bytes:
+        if self._done:
+            return b""
+        if self._chunked:
+            return self._read_chunked(size)
+        if self._left is None:
+            data = self._stream.read1(size)
+            if not data:
+                self._done = True
+            return data
+        want = self._left if size < 0 else min(size, self._left)
+        data = self._stream.read1(want)
+        if not data:
+            raise _ProtocolError(f"the body ended {self._left} bytes short")
+        self._left -= len(data)
+        self._done = self._left == 0
+        return data
+
+    def _read_chunked(self, size: int) -> bytes:
+        if not self._left:
+            line = self._stream.readline(_MAX_HEAD)
+            if not line.endswith(b"\n"):
+                raise _ProtocolError("the chunked body ended inside a chunk size")
+            try:
+                self._left = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError as exc:
+                raise _ProtocolError(f"malformed chunk size {line!r}") from exc
+            if self._left < 0:
+                raise _ProtocolError(f"malformed chunk size {line!r}")
+            if self._left == 0:
+                self._skip_trailers()
+                self._done = True
+                return b""
+        want = self._left if size < 0 else min(size, self._left)
+        data = self._stream.read1(want)
+        if not data:
+            raise _ProtocolError("the chunked body ended inside a chunk")
+        self._left -= len(data)
+        if self._left == 0 and self._stream.readline(_MAX_HEAD) not in (b"\r\n", b"\n"):
+            raise _ProtocolError("a chunk did not end with CRLF")
+        return data
+
+    def _skip_trailers(self) -> None:
+        while True:
+            line = self._stream.readline(_MAX_HEAD)
+            if line in (b"\r\n", b"\n", b""):
+                return
+
+    def close(self) -> None:
+        self._done = True
+        self._stream.close()
+        self._sock.close()
 
 
 class SocketTransport:
@@ -295,36 +448,27 @@ class SocketTransport:
         return sock
 
     def send(self, request: Request) -> Response:
-        conn = _Connection(self)
+        sock = self.open_socket()
+        stream: io.BufferedReader | None = None
         try:
-            raw = self._exchange(conn, request)
+            # The daemon may refuse an upload (bad archive, unknown name) before reading it all
+            # and close its side: its answer is still there to read.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                _send_request(sock, request)
+            stream = sock.makefile("rb")
+            status, reason, headers = _read_response_head(stream)
+            body = _BodyReader(sock, stream, *_body_framing(request, status, headers))
         except _SourceError as exc:
-            conn.close()
+            _close(sock, stream)
             # The caller's data failed (a file being read), not the connection: say so.
             raise exc.error from None
-        except (http.client.HTTPException, OSError) as exc:
-            conn.close()
+        except (_ProtocolError, OSError) as exc:
+            _close(sock, stream)
             raise Unavailable(f"error during connect: {self.url}: {exc}") from exc
         except BaseException:
-            conn.close()
+            _close(sock, stream)
             raise
-        return Response(raw.status, raw.reason, Headers(raw.getheaders()), raw, on_close=(conn,))
-
-    def _exchange(self, conn: _Connection, request: Request) -> http.client.HTTPResponse:
-        conn.connect()
-        body = request.body
-        if body is not None and not isinstance(body, bytes):
-            body = _SourceGuard(body)
-        # The daemon may refuse an upload (bad archive, unknown name) before reading it all
-        # and close its side: its answer is still there to read.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            conn.request(
-                request.method,
-                request.target,
-                body=body,  # type: ignore[arg-type]
-                headers=dict(request.headers),
-            )
-        return conn.getresponse()
+        return Response(status, reason, headers, body)
 
     def hijack(self, request: Request) -> Hijacked:
         sock = self.open_socket()
@@ -342,6 +486,30 @@ class SocketTransport:
         except BaseException:
             sock.close()
             raise
+
+
+def _close(sock: socket.socket, stream: io.BufferedReader | None) -> None:
+    if stream is not None:
+        stream.close()
+    sock.close()
+
+
+def _body_framing(request: Request, status: int, headers: Headers) -> tuple[int | None, bool]:
+    """(length, chunked) of a response body; length None means "until the daemon closes"."""
+    if request.method.upper() == "HEAD" or status in _NO_BODY_STATUSES or status < 200:
+        return 0, False
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return None, True
+    length = headers.get("content-length")
+    if length is None:
+        return None, False
+    try:
+        value = int(length.split(",")[0].strip())
+    except ValueError as exc:
+        raise _ProtocolError(f"malformed Content-Length {length!r}") from exc
+    if value < 0:
+        raise _ProtocolError(f"malformed Content-Length {length!r}")
+    return value, False
 
 
 class UnixSocketTransport(SocketTransport):
@@ -374,7 +542,7 @@ class TcpTransport(SocketTransport):
         return socket.create_connection((self.host, self.port), timeout=self._connect_timeout)
 
 
-# --- hijack: the little HTTP we speak by hand, because http.client cannot hand over a socket.
+# --- hijack: the connection is handed over after the head, so it is read off the raw socket.
 
 
 def _encode_upgrade_request(request: Request) -> bytes:

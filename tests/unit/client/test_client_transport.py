@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wharf import errdefs
 from wharf.client.errors import DaemonNotFound, DaemonUnreachable, UnreachableReason
@@ -19,7 +21,9 @@ from wharf.client.transport import (
     Request,
     UnixSocketTransport,
     decode_chunked,
+    encode_query,
     parse_head,
+    quote_path,
 )
 
 
@@ -218,3 +222,59 @@ def test_decode_chunked_waits_for_the_end() -> None:
     assert decode_chunked(b"3\r\nabc\r\n") is None
     assert decode_chunked(b"3\r\nabc\r\n0\r\n\r\n") == b"abc"
     assert decode_chunked(b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\n\r\n") == b"abcde"
+
+
+@given(st.text(), st.text())
+def test_query_and_path_escaping_match_urllib(key: str, value: str) -> None:
+    from urllib.parse import quote, urlencode
+
+    try:
+        expected_query = urlencode([(key, value)])
+        expected_path = quote(key, safe="/:@$&+,;=~")
+    except UnicodeEncodeError:
+        return  # lone surrogates: both refuse them
+    assert encode_query([(key, value)]) == expected_query
+    assert quote_path(key) == expected_path
+
+
+def _serve_once(tmp_path: Path, answer: bytes) -> str:
+    path = str(tmp_path / "once.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, listener:
+            _read_request(conn)
+            conn.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return path
+
+
+def test_a_body_without_length_is_read_until_the_daemon_closes(tmp_path: Path) -> None:
+    path = _serve_once(tmp_path, b"HTTP/1.0 200 OK\r\nX: 1\r\n\r\nall of it")
+    assert UnixSocketTransport(path).send(Request("GET", "/x")).read() == b"all of it"
+
+
+def test_a_body_shorter_than_its_length_raises_engine_failure(tmp_path: Path) -> None:
+    path = _serve_once(tmp_path, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    response = UnixSocketTransport(path).send(Request("GET", "/x"))
+    with pytest.raises(errdefs.EngineFailure, match="ended early"):
+        response.read()
+
+
+def test_a_head_answer_has_no_body(tmp_path: Path) -> None:
+    path = _serve_once(
+        tmp_path, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nApi-Version: 1.45\r\n\r\n"
+    )
+    response = UnixSocketTransport(path).send(Request("HEAD", "/_ping"))
+    assert response.headers["api-version"] == "1.45"
+    assert response.read() == b""
+
+
+def test_a_daemon_closing_before_answering_is_unavailable(tmp_path: Path) -> None:
+    path = _serve_once(tmp_path, b"")
+    with pytest.raises(errdefs.Unavailable, match="without response"):
+        UnixSocketTransport(path).send(Request("GET", "/x"))
