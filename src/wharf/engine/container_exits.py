@@ -131,8 +131,10 @@ class ContainerExits(ContainerStore):
     def _teardown(self, config: ContainerConfig) -> None:
         """Everything a stopped container must not hold: runtime state, rootfs mount, cgroup."""
         container_id = config.id
-        with contextlib.suppress(WharfError, OSError):
-            self._runtime(config).delete(container_id, force=True)
+        runtime = self._runtime(config)
+        if runtime.exists(container_id):
+            with contextlib.suppress(WharfError, OSError):
+                runtime.delete(container_id, force=True)
         rootfs = self._rootfs(container_id)
         if os.path.ismount(rootfs):
             with contextlib.suppress(WharfError, OSError):
@@ -145,9 +147,10 @@ class ContainerExits(ContainerStore):
 
     def _clear_runtime_leftovers(self, config: ContainerConfig) -> None:
         runtime = self._runtime(config)
-        with contextlib.suppress(WharfError):
-            runtime.state(config.id)
-            runtime.delete(config.id, force=True)
+        # Checking the state dir costs nothing; asking the runtime costs a process.
+        if runtime.exists(config.id):
+            with contextlib.suppress(WharfError):
+                runtime.delete(config.id, force=True)
 
     def _auto_remove(self, container_id: str) -> None:
         try:
