@@ -91,6 +91,13 @@ def _installed_runtimes() -> tuple[RuntimeInfo, ...]:
     return tuple(found)
 
 
+def _security_options() -> tuple[str, ...]:
+    """What containers get by default, in dockerd's words (see runtime.seccomp)."""
+    system_profile = Path("/usr/share/containers/seccomp.json")
+    profile = str(system_profile) if system_profile.is_file() else "builtin"
+    return (f"name=seccomp,profile={profile}", "name=no-new-privileges", "name=cgroupns")
+
+
 class SystemService:
     def __init__(
         self,
@@ -156,6 +163,6 @@ class SystemService:
             default_runtime=self._default_runtime,
             runtimes=self.runtimes(),
             system_time=datetime.now(UTC).isoformat(),
-            security_options=("name=seccomp,profile=builtin",),
+            security_options=_security_options(),
             warnings=(),
         )
