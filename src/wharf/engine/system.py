@@ -95,7 +95,8 @@ def _security_options() -> tuple[str, ...]:
     """What containers get by default, in dockerd's words (see runtime.seccomp)."""
     system_profile = Path("/usr/share/containers/seccomp.json")
     profile = str(system_profile) if system_profile.is_file() else "builtin"
-    return (f"name=seccomp,profile={profile}", "name=no-new-privileges", "name=cgroupns")
+    options = (f"name=seccomp,profile={profile}", "name=no-new-privileges")
+    return (*options, "name=cgroupns") if cgroup_version() == "2" else options
 
 
 class SystemService:
