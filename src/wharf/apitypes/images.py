@@ -128,3 +128,21 @@ class PruneReport:
             "ImagesDeleted": [item.to_wire() for item in self.deleted] or None,
             "SpaceReclaimed": self.space_reclaimed,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressMessage:
+    """One line of a pull/push progress stream (Docker's JSONMessage)."""
+
+    status: str
+    id: str = ""
+    current: int = 0
+    total: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"status": self.status}
+        if self.id:
+            wire["id"] = self.id
+        if self.current or self.total:
+            wire["progressDetail"] = {"current": self.current, "total": self.total}
+        return wire

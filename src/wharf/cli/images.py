@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
-from wharf.cli.command import BIN, CliError, DockerGroup, docker_command, err, out
+from wharf.cli.command import BIN, CliError, DockerGroup, Entry, docker_command, err, out
 from wharf.cli.formatting import ellipsis as cut
 from wharf.cli.formatting import go_time, human_duration, human_size, rfc3339, truncate_id
 from wharf.cli.inspect import image_inspect_command
@@ -617,6 +617,7 @@ image_group = DockerGroup(
     "image",
     help="Manage images",
     aliases={"list": "ls", "remove": "rm"},
+    entries={"pull": Entry("wharf.cli.pull:pull_command", "Download an image from a registry")},
 )
 image_group.add_command(history_command, "history")
 image_group.add_command(import_command, "import")

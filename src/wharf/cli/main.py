@@ -46,6 +46,7 @@ ENTRIES: dict[str, Entry] = {
         "wharf.cli.inspect:inspect_command", "Return low-level information on Wharf objects"
     ),
     "load": Entry("wharf.cli.images:load_command", "Load an image from a tar archive or STDIN"),
+    "pull": Entry("wharf.cli.pull:pull_command", "Download an image from a registry", _COMMON),
     "registry": Entry(
         "wharf.cli.registry:registry_command",
         "Run the built-in OCI registry server",

@@ -27,10 +27,18 @@ from datetime import datetime
 from fnmatch import fnmatch
 from typing import BinaryIO
 
+from wharf.apitypes.auth import RegistryAuth
 from wharf.apitypes.filters import Filters
-from wharf.apitypes.images import DeleteItem, HistoryItem, ImageInspect, ImageSummary, PruneReport
+from wharf.apitypes.images import (
+    DeleteItem,
+    HistoryItem,
+    ImageInspect,
+    ImageSummary,
+    ProgressMessage,
+    PruneReport,
+)
 from wharf.content.store import Store
-from wharf.errdefs import Conflict, InvalidArgument, NotFound, WharfError
+from wharf.errdefs import Conflict, InvalidArgument, NotFound, Unsupported, WharfError
 from wharf.images.archive_format import SavedImage, load_archive, save_images
 from wharf.images.changes import apply_changes, parse_changes
 from wharf.images.commit import commit_image
@@ -562,6 +570,20 @@ class ImageService:
                 else:
                     self._record_name(reference.with_default_tag(), manifest)
             return resolved.image_id
+
+    def pull_image(
+        self,
+        from_image: str,
+        tag: str,
+        *,
+        platform: str,
+        auth: RegistryAuth,
+        progress: Callable[[ProgressMessage], None],
+    ) -> None:
+        raise Unsupported(
+            "pulling images is not supported by this version of wharf "
+            f"(POST /images/create?fromImage={from_image})"
+        )
 
     # ------------------------------------------------------------------------ garbage
 

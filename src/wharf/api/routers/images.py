@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import BinaryIO, Protocol
+from collections.abc import Callable
+from typing import Any, BinaryIO, Protocol
 
 from aiohttp import web
 
 from wharf.api.app import Route, json_response, request_api_version
 from wharf.api.bodies import buffered_reader, buffered_writer
+from wharf.apitypes.auth import RegistryAuth
 from wharf.apitypes.filters import Filters
 from wharf.apitypes.images import (
     DeleteItem,
     HistoryItem,
     ImageInspect,
     ImageSummary,
+    ProgressMessage,
     PruneReport,
 )
-from wharf.errdefs import InvalidArgument, Unsupported, WharfError
+from wharf.errdefs import InvalidArgument, WharfError
 
 
 class ImagesBackend(Protocol):
@@ -43,6 +46,16 @@ class ImagesBackend(Protocol):
     def save_images(self, names: list[str], out: BinaryIO) -> None: ...
 
     def load_images(self, archive: BinaryIO) -> list[str]: ...
+
+    def pull_image(
+        self,
+        from_image: str,
+        tag: str,
+        *,
+        platform: str,
+        auth: RegistryAuth,
+        progress: Callable[[ProgressMessage], None],
+    ) -> None: ...
 
     def import_image(
         self,
@@ -148,10 +161,7 @@ def routes(backend: ImagesBackend) -> list[Route]:
 
     async def create(request: web.Request) -> web.StreamResponse:
         if request.query.get("fromImage"):
-            raise Unsupported(
-                "pulling images is not supported by this version of wharf "
-                f"(POST /images/create?fromImage={request.query['fromImage']})"
-            )
+            return await _pull(request)
         source = request.query.get("fromSrc")
         if source != "-":
             raise InvalidArgument("only fromSrc=- (the request body) is supported for import")
@@ -170,6 +180,58 @@ def routes(backend: ImagesBackend) -> list[Route]:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request)
         await response.write(_json_line({"status": image_id}))
+        await response.write_eof()
+        return response
+
+    async def _pull(request: web.Request) -> web.StreamResponse:
+        auth = RegistryAuth.from_header(request.headers.get("X-Registry-Auth"))
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[ProgressMessage] = asyncio.Queue()
+
+        def progress(message: ProgressMessage) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, message)
+
+        pulling = loop.run_in_executor(
+            None,
+            lambda: backend.pull_image(
+                request.query["fromImage"],
+                request.query.get("tag", ""),
+                platform=request.query.get("platform", ""),
+                auth=auth,
+                progress=progress,
+            ),
+        )
+        # Until the first progress line the answer can still be a plain error status
+        # (unknown image, refused credentials), as dockerd answers it.
+        first: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
+        pulling_future: asyncio.Future[Any] = pulling
+        done, _ = await asyncio.wait({first, pulling_future}, return_when=asyncio.FIRST_COMPLETED)
+        if pulling in done and first not in done:
+            first.cancel()
+            pulling.result()  # raises the typed error, mapped to its status
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        pending: asyncio.Future[Any] | None = first
+        while True:
+            waiters: set[asyncio.Future[Any]] = {pulling_future}
+            if pending is None:
+                pending = asyncio.ensure_future(queue.get())
+            waiters.add(pending)
+            finished, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if pending in finished:
+                await response.write(_json_line(pending.result().to_wire()))
+                pending = None
+                continue
+            break
+        pending.cancel()
+        while not queue.empty():
+            await response.write(_json_line(queue.get_nowait().to_wire()))
+        try:
+            pulling.result()
+        except WharfError as exc:
+            await response.write(
+                _json_line({"errorDetail": {"message": exc.message}, "error": exc.message})
+            )
         await response.write_eof()
         return response
 
