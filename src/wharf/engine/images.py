@@ -585,6 +585,19 @@ class ImageService:
             f"(POST /images/create?fromImage={from_image})"
         )
 
+    def push_image(
+        self,
+        name: str,
+        tag: str,
+        *,
+        auth: RegistryAuth,
+        progress: Callable[[ProgressMessage], None],
+    ) -> None:
+        raise Unsupported(f"pushing images is not supported by this version of wharf ({name})")
+
+    def login(self, auth: RegistryAuth) -> str:
+        raise Unsupported("logging in to registries is not supported by this version of wharf")
+
     # ------------------------------------------------------------------------ garbage
 
     def collect_garbage(self) -> None:

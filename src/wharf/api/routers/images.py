@@ -57,6 +57,17 @@ class ImagesBackend(Protocol):
         progress: Callable[[ProgressMessage], None],
     ) -> None: ...
 
+    def push_image(
+        self,
+        name: str,
+        tag: str,
+        *,
+        auth: RegistryAuth,
+        progress: Callable[[ProgressMessage], None],
+    ) -> None: ...
+
+    def login(self, auth: RegistryAuth) -> str: ...
+
     def import_image(
         self,
         rootfs: BinaryIO,
@@ -185,15 +196,9 @@ def routes(backend: ImagesBackend) -> list[Route]:
 
     async def _pull(request: web.Request) -> web.StreamResponse:
         auth = RegistryAuth.from_header(request.headers.get("X-Registry-Auth"))
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[ProgressMessage] = asyncio.Queue()
-
-        def progress(message: ProgressMessage) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, message)
-
-        pulling = loop.run_in_executor(
-            None,
-            lambda: backend.pull_image(
+        return await _stream_progress(
+            request,
+            lambda progress: backend.pull_image(
                 request.query["fromImage"],
                 request.query.get("tag", ""),
                 platform=request.query.get("platform", ""),
@@ -201,39 +206,34 @@ def routes(backend: ImagesBackend) -> list[Route]:
                 progress=progress,
             ),
         )
-        # Until the first progress line the answer can still be a plain error status
-        # (unknown image, refused credentials), as dockerd answers it.
-        first: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
-        pulling_future: asyncio.Future[Any] = pulling
-        done, _ = await asyncio.wait({first, pulling_future}, return_when=asyncio.FIRST_COMPLETED)
-        if pulling in done and first not in done:
-            first.cancel()
-            pulling.result()  # raises the typed error, mapped to its status
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await response.prepare(request)
-        pending: asyncio.Future[Any] | None = first
-        while True:
-            waiters: set[asyncio.Future[Any]] = {pulling_future}
-            if pending is None:
-                pending = asyncio.ensure_future(queue.get())
-            waiters.add(pending)
-            finished, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            if pending in finished:
-                await response.write(_json_line(pending.result().to_wire()))
-                pending = None
-                continue
-            break
-        pending.cancel()
-        while not queue.empty():
-            await response.write(_json_line(queue.get_nowait().to_wire()))
+
+    async def push(request: web.Request) -> web.StreamResponse:
+        auth = RegistryAuth.from_header(request.headers.get("X-Registry-Auth"))
+        return await _stream_progress(
+            request,
+            lambda progress: backend.push_image(
+                request.match_info["name"],
+                request.query.get("tag", ""),
+                auth=auth,
+                progress=progress,
+            ),
+        )
+
+    async def login(request: web.Request) -> web.StreamResponse:
         try:
-            pulling.result()
-        except WharfError as exc:
-            await response.write(
-                _json_line({"errorDetail": {"message": exc.message}, "error": exc.message})
-            )
-        await response.write_eof()
-        return response
+            body = await request.json()
+        except json.JSONDecodeError as exc:
+            raise InvalidArgument(f"invalid JSON body: {exc}") from exc
+        if not isinstance(body, dict):
+            raise InvalidArgument("invalid auth config: expected a JSON object")
+        auth = RegistryAuth(
+            username=str(body.get("username") or ""),
+            password=str(body.get("password") or ""),
+            server_address=str(body.get("serveraddress") or ""),
+            identity_token=str(body.get("identitytoken") or ""),
+        )
+        token = await asyncio.to_thread(backend.login, auth)
+        return json_response({"Status": "Login Succeeded", "IdentityToken": token})
 
     name = "/images/{name:.+}"
     return [
@@ -242,12 +242,60 @@ def routes(backend: ImagesBackend) -> list[Route]:
         Route("GET", "/images/get", save),
         Route("POST", "/images/load", load),
         Route("POST", "/images/create", create),
+        Route("POST", "/auth", login),
         Route("GET", f"{name}/json", inspect_image),
         Route("GET", f"{name}/history", history),
         Route("GET", f"{name}/get", save),
         Route("POST", f"{name}/tag", tag),
+        Route("POST", f"{name}/push", push),
         Route("DELETE", name, remove),
     ]
+
+
+async def _stream_progress(
+    request: web.Request, work: Callable[[Callable[[ProgressMessage], None]], None]
+) -> web.StreamResponse:
+    """Run ``work`` in a thread and stream its progress as Docker's JSON lines."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[ProgressMessage] = asyncio.Queue()
+
+    def progress(message: ProgressMessage) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, message)
+
+    working = loop.run_in_executor(None, lambda: work(progress))
+    # Until the first progress line the answer can still be a plain error status
+    # (unknown image, refused credentials), as dockerd answers it.
+    first: asyncio.Future[Any] = asyncio.ensure_future(queue.get())
+    working_future: asyncio.Future[Any] = working
+    done, _ = await asyncio.wait({first, working_future}, return_when=asyncio.FIRST_COMPLETED)
+    if working in done and first not in done:
+        first.cancel()
+        working.result()  # raises the typed error, mapped to its status
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    pending: asyncio.Future[Any] | None = first
+    while True:
+        waiters: set[asyncio.Future[Any]] = {working_future}
+        if pending is None:
+            pending = asyncio.ensure_future(queue.get())
+        waiters.add(pending)
+        finished, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if pending in finished:
+            await response.write(_json_line(pending.result().to_wire()))
+            pending = None
+            continue
+        break
+    pending.cancel()
+    while not queue.empty():
+        await response.write(_json_line(queue.get_nowait().to_wire()))
+    try:
+        working.result()
+    except WharfError as exc:
+        await response.write(
+            _json_line({"errorDetail": {"message": exc.message}, "error": exc.message})
+        )
+    await response.write_eof()
+    return response
 
 
 def _save_and_flush(backend: ImagesBackend, names: list[str], writer: BinaryIO) -> None:
