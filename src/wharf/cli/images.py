@@ -617,7 +617,10 @@ image_group = DockerGroup(
     "image",
     help="Manage images",
     aliases={"list": "ls", "remove": "rm"},
-    entries={"pull": Entry("wharf.cli.pull:pull_command", "Download an image from a registry")},
+    entries={
+        "pull": Entry("wharf.cli.pull:pull_command", "Download an image from a registry"),
+        "push": Entry("wharf.cli.login:push_command", "Upload an image to a registry"),
+    },
 )
 image_group.add_command(history_command, "history")
 image_group.add_command(import_command, "import")

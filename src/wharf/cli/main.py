@@ -46,6 +46,9 @@ ENTRIES: dict[str, Entry] = {
         "wharf.cli.inspect:inspect_command", "Return low-level information on Wharf objects"
     ),
     "load": Entry("wharf.cli.images:load_command", "Load an image from a tar archive or STDIN"),
+    "login": Entry("wharf.cli.login:login_command", "Authenticate to a registry", _COMMON),
+    "logout": Entry("wharf.cli.login:logout_command", "Log out from a registry", _COMMON),
+    "push": Entry("wharf.cli.login:push_command", "Upload an image to a registry", _COMMON),
     "pull": Entry("wharf.cli.pull:pull_command", "Download an image from a registry", _COMMON),
     "registry": Entry(
         "wharf.cli.registry:registry_command",

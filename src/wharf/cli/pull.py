@@ -47,7 +47,12 @@ def pull_command(args: tuple[str, ...], quiet: bool, platform: str, all_tags: bo
             out("Using default tag: latest")
         reference = reference.with_default_tag()
     tag = str(reference.digest) if reference.digest is not None else (reference.tag or "latest")
-    messages = state().client().image_pull(reference.name, tag, platform=platform)
+    from wharf.client import credentials
+
+    auth = credentials.registry_auth_header(credentials.load(reference.domain))
+    messages = (
+        state().client().image_pull(reference.name, tag, platform=platform, registry_auth=auth)
+    )
     try:
         if quiet:
             for _ in messages:
