@@ -285,12 +285,13 @@ class WharfDaemon:
         input: str | None = None,
         check: bool = True,
         timeout: float = COMMAND_TIMEOUT,
+        env_extra: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``wharf ARGS...`` against this daemon; text output. Raises CommandFailed if
-        ``check`` and it exits non-zero."""
+        ``check`` and it exits non-zero. ``env_extra`` adds to the client's environment."""
         proc = subprocess.run(
             [str(WHARF), *map(str, args)], input=input, capture_output=True, text=True,
-            env=self.env, timeout=timeout,
+            env={**self.env, **(env_extra or {})}, timeout=timeout,
         )  # fmt: skip
         if check and proc.returncode != 0:
             raise CommandFailed(proc.returncode, proc.args, proc.stdout, proc.stderr)

@@ -38,7 +38,7 @@ from wharf.apitypes.images import (
     PruneReport,
 )
 from wharf.content.store import Store
-from wharf.errdefs import Conflict, InvalidArgument, NotFound, Unsupported, WharfError
+from wharf.errdefs import Conflict, InvalidArgument, NotFound, WharfError
 from wharf.images.archive_format import SavedImage, load_archive, save_images
 from wharf.images.changes import apply_changes, parse_changes
 from wharf.images.commit import commit_image
@@ -50,8 +50,13 @@ from wharf.metadata.images import ImageNames, ImageRecord
 from wharf.oci.config import ContainerConfig as OciContainerConfig
 from wharf.oci.descriptor import Descriptor
 from wharf.oci.digest import Digest
-from wharf.oci.platform import Platform
+from wharf.oci.platform import Platform, parse_platform
 from wharf.oci.reference import Reference, parse_normalized, parse_repository_and_tag
+from wharf.remotes.auth import Credentials as RemoteCredentials
+from wharf.remotes.client import RegistryClient
+from wharf.remotes.pull import PullProgress, PullState
+from wharf.remotes.pull import pull as remote_pull
+from wharf.remotes.push import push as remote_push
 from wharf.snapshots.snapshotter import Snapshotter
 
 log = logging.getLogger("wharf.engine.images")
@@ -580,10 +585,58 @@ class ImageService:
         auth: RegistryAuth,
         progress: Callable[[ProgressMessage], None],
     ) -> None:
-        raise Unsupported(
-            "pulling images is not supported by this version of wharf "
-            f"(POST /images/create?fromImage={from_image})"
-        )
+        """``docker pull``: download, verify, unpack, then record the name (and name@digest)."""
+        reference = parse_repository_and_tag(from_image, tag or None)
+        if reference.digest is None:
+            reference = reference.with_default_tag()
+        wanted = parse_platform(platform) if platform else self._platform
+        client = _registry_client(reference.domain, auth)
+        try:
+            # Resolve before any progress line: an unknown image is then a plain 404.
+            client.resolve(reference)
+        except NotFound as exc:
+            raise NotFound(
+                f"manifest for {reference.familiar()} not found: manifest unknown: {exc.message}"
+            ) from exc
+        progress(ProgressMessage(f"Pulling from {reference.path}", id=reference.tag or "latest"))
+        fetched: set[Digest] = set()
+
+        def layer_progress(event: PullProgress) -> None:
+            if event.state is PullState.DOWNLOAD_COMPLETE:
+                fetched.add(event.layer_digest)
+            progress(
+                ProgressMessage(
+                    event.state.value,
+                    id=event.layer_digest.hex[:12],
+                    current=event.current,
+                    total=event.total,
+                )
+            )
+
+        with self._writing_unnamed_content():
+            target = remote_pull(
+                client, reference, self._content, platform=wanted, progress=layer_progress
+            )
+            resolved = resolve_image(self._content, target, wanted)
+            unpack_image(self._content, self._snapshotter, resolved)
+            with self._lock, self._names.transaction():
+                previous = self._current_target(reference)
+                by_digest = reference.repository().with_digest(target.digest)
+                if reference.tag is not None:
+                    self._record_name(reference, target)
+                self._record_name(by_digest, target)
+        progress(ProgressMessage(f"Digest: {target.digest}"))
+        shown = reference.familiar()
+        if previous == target.digest and not fetched:
+            progress(ProgressMessage(f"Status: Image is up to date for {shown}"))
+        else:
+            progress(ProgressMessage(f"Status: Downloaded newer image for {shown}"))
+
+    def _current_target(self, reference: Reference) -> Digest | None:
+        try:
+            return self._names.get(str(reference)).digest
+        except NotFound:
+            return None
 
     def push_image(
         self,
@@ -593,10 +646,30 @@ class ImageService:
         auth: RegistryAuth,
         progress: Callable[[ProgressMessage], None],
     ) -> None:
-        raise Unsupported(f"pushing images is not supported by this version of wharf ({name})")
+        """``docker push``: every blob the registry lacks (mounted when it can), then the tag."""
+        reference = parse_repository_and_tag(name, tag or None).with_default_tag()
+        image, _ = self._find(str(reference))
+        client = _registry_client(reference.domain, auth)
+        progress(ProgressMessage(f"The push refers to repository [{reference.name}]"))
+        descriptor = remote_push(
+            client,
+            reference,
+            self._content,
+            _descriptor_of(image.records[0]),
+            progress=lambda digest, status: progress(ProgressMessage(status, id=digest.hex[:12])),
+        )
+        progress(
+            ProgressMessage(f"{reference.tag}: digest: {descriptor.digest} size: {descriptor.size}")
+        )
 
     def login(self, auth: RegistryAuth) -> str:
-        raise Unsupported("logging in to registries is not supported by this version of wharf")
+        """Check credentials against a registry (``docker login``); the CLI stores them."""
+        server = auth.server_address or "https://index.docker.io/v1/"
+        host = server.removeprefix("https://").removeprefix("http://").split("/")[0]
+        if host in ("index.docker.io", ""):
+            host = "docker.io"
+        _registry_client(host, auth).ping()
+        return ""
 
     # ------------------------------------------------------------------------ garbage
 
@@ -617,3 +690,14 @@ class ImageService:
 
 def _untag_label(reference: Reference) -> str:
     return reference.familiar()
+
+
+def _registry_client(domain: str, auth: RegistryAuth) -> RegistryClient:
+    """A client with exactly the credentials the API client sent (dockerd never reads the
+    daemon host's own config.json for a request)."""
+    credentials = None
+    if not auth.empty:
+        credentials = RemoteCredentials(
+            username=auth.username, password=auth.password, identity_token=auth.identity_token
+        )
+    return RegistryClient(domain, credentials=credentials, credential_source=None)
