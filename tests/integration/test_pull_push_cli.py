@@ -25,7 +25,7 @@ def test_push_then_pull_back_and_run(busybox_daemon, tmp_path: Path) -> None:
         pushed = busybox_daemon.wharf("push", f"{repo}:1", env_extra=env_home).stdout
         assert f"The push refers to repository [{repo}]" in pushed
         assert "Pushed" in pushed
-        digest_line = [line for line in pushed.splitlines() if "digest: sha256:" in line][0]
+        digest_line = next(line for line in pushed.splitlines() if "digest: sha256:" in line)
         digest = digest_line.split("digest: ")[1].split()[0]
         raw = subprocess.run(
             ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{repo}:1"],
