@@ -1,15 +1,16 @@
 """The engine's composition root: opens the stores under the data root, recovers from any
 crash, and builds the services the API serves.
 
-Recovery at every start (before the socket opens, so nothing else is writing):
-partial ingests are dropped, incomplete snapshots removed, containers re-attached to their
-live monitors (or marked exited, with what they held released), and garbage (blobs and
-layers no image name reaches, e.g. from a load killed before it recorded its names)
-collected.
+Recovery at every start (before the socket opens, so nothing else is writing): partial
+ingests are dropped (except recent partial downloads, which the next pull resumes),
+incomplete snapshots removed, containers re-attached to their live monitors (or marked
+exited, with what they held released), and garbage (blobs and layers no image name or pull
+lease reaches, e.g. from a load killed before it recorded its names) collected.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 
@@ -20,6 +21,8 @@ from wharf.engine.exec import ExecService
 from wharf.engine.images import ImageService
 from wharf.engine.system import DaemonPaths, SystemService
 from wharf.engine.volumes import VolumeService
+from wharf.errdefs import WharfError
+from wharf.images.leases import Leases
 from wharf.metadata.containers import ContainerRecords
 from wharf.metadata.db import MetadataDB
 from wharf.metadata.images import ImageNames
@@ -35,6 +38,20 @@ log = logging.getLogger("wharf.engine")
 
 _TRANSIENT_KEYS = ("unpack-", "import-")
 RUNTIME_NAMES = ("crun", "runc")
+
+
+# Partial downloads are kept for the next pull to resume (HTTP Range), for a day.
+_RESUMABLE_PREFIX = "pull-"
+_RESUMABLE_FOR = 24 * 3600.0
+
+
+def _recover_ingests(content: LocalStore) -> None:
+    """Drop every half-written blob except recent partial downloads, which resume."""
+    content.cleanup(_RESUMABLE_FOR)
+    for status in content.ingests():
+        if not status.ref.startswith(_RESUMABLE_PREFIX):
+            with contextlib.suppress(WharfError):
+                content.abort(status.ref)
 
 
 class Engine:
@@ -71,8 +88,9 @@ class Engine:
             snapshotter=snapshotter,
             platform=host_platform(),
             containers_using=lambda image_id: holder["containers"].images_in_use(image_id),
+            leases=Leases(paths.data_root / "leases"),
         )
-        content.cleanup(0)
+        _recover_ingests(content)
         snapshotter.cleanup()
         for info in snapshotter.walk():
             # Layers being unpacked or imported when a crash hit: nobody will finish them.

@@ -43,6 +43,7 @@ from wharf.images.archive_format import SavedImage, load_archive, save_images
 from wharf.images.changes import apply_changes, parse_changes
 from wharf.images.commit import commit_image
 from wharf.images.gc import collect_garbage
+from wharf.images.leases import Leases
 from wharf.images.resolve import ResolvedImage, resolve_image
 from wharf.images.rootfs_import import import_rootfs
 from wharf.images.unpack import unpack_image
@@ -118,7 +119,9 @@ class ImageService:
         snapshotter: Snapshotter,
         platform: Platform,
         containers_using: Callable[[str], list[str]] = lambda image_id: [],
+        leases: Leases | None = None,
     ) -> None:
+        self._leases = leases
         self._content = content
         self._names = names
         self._snapshotter = snapshotter
@@ -593,7 +596,7 @@ class ImageService:
         client = _registry_client(reference.domain, auth)
         try:
             # Resolve before any progress line: an unknown image is then a plain 404.
-            client.resolve(reference)
+            top = client.resolve(reference)
         except NotFound as exc:
             raise NotFound(
                 f"manifest for {reference.familiar()} not found: manifest unknown: {exc.message}"
@@ -613,7 +616,8 @@ class ImageService:
                 )
             )
 
-        with self._writing_unnamed_content():
+        lease = self._leases.hold(top) if self._leases is not None else contextlib.nullcontext()
+        with self._writing_unnamed_content(), lease:
             target = remote_pull(
                 client, reference, self._content, platform=wanted, progress=layer_progress
             )
@@ -683,6 +687,8 @@ class ImageService:
             return
         self._gc_deferred = False
         roots = [_descriptor_of(record) for record in self._names.list()]
+        if self._leases is not None:
+            roots += self._leases.targets()
         collect_garbage(self._content, self._snapshotter, roots, self._platform)
         live = {chain.hex for image in self._all_images() for chain in image.resolved.chain_ids()}
         self._layer_sizes = {k: v for k, v in self._layer_sizes.items() if k in live}
