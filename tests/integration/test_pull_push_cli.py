@@ -117,3 +117,27 @@ def test_login_checks_credentials_and_push_uses_them(busybox_daemon, tmp_path: P
         busybox_daemon.wharf("logout", registry.host, env_extra=env_home)
         assert registry.host not in json.loads((docker_config / "config.json").read_text())["auths"]
         busybox_daemon.wharf("rmi", f"{repo}:1")
+
+
+def test_pull_all_tags_and_distribution_inspect(busybox_daemon, tmp_path: Path) -> None:
+    with registry_process(tmp_path / "registry") as registry:
+        repo = f"{registry.host}/many/tags-{uuid.uuid4().hex[:6]}"
+        for tag in ("a", "b"):
+            busybox_daemon.wharf("tag", "busybox", f"{repo}:{tag}")
+            busybox_daemon.wharf("push", f"{repo}:{tag}")
+        pushed_digest = json.loads(busybox_daemon.wharf("image", "inspect", f"{repo}:a").stdout)[0][
+            "RepoDigests"
+        ][0].split("@")[1]
+        busybox_daemon.wharf("rmi", f"{repo}:a", f"{repo}:b")
+        busybox_daemon.wharf("pull", "-a", repo)
+        tags = busybox_daemon.wharf(
+            "images", "--filter", f"reference={repo}", "--format", "{{.Tag}}"
+        ).stdout.split()
+        assert sorted(tags) == ["a", "b"], busybox_daemon.wharf("images", "-a", "--digests").stdout
+        reply = busybox_daemon.request("GET", f"/v1.45/distribution/{repo}:a/json")
+        assert reply.status == 200
+        body = reply.json()
+        assert body["Descriptor"]["digest"].startswith("sha256:")
+        assert body["Platforms"][0]["os"] == "linux"
+        assert body["Descriptor"]["digest"] == pushed_digest
+        busybox_daemon.wharf("rmi", f"{repo}:a", f"{repo}:b")

@@ -41,7 +41,15 @@ def pull_command(args: tuple[str, ...], quiet: bool, platform: str, all_tags: bo
     except InvalidArgument as exc:
         raise CliError(f"invalid reference format: {exc.message}") from None
     if all_tags:
-        raise CliError("pull --all-tags is not supported yet")
+        if reference.tag is not None or reference.digest is not None:
+            raise CliError("tag can't be used with --all-tags/-a")
+        messages = state().client().image_pull(reference.name, "", platform=platform)
+        try:
+            display(messages, sys.stdout, terminal=state().stdout_isatty())
+        except StreamError as exc:
+            raise CliError(exc.message) from exc
+        out(reference.name)
+        return
     if reference.tag is None and reference.digest is None:
         if not quiet:
             out("Using default tag: latest")

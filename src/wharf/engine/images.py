@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from fnmatch import fnmatch
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from wharf.apitypes.auth import RegistryAuth
 from wharf.apitypes.filters import Filters
@@ -49,8 +49,10 @@ from wharf.images.rootfs_import import import_rootfs
 from wharf.images.unpack import unpack_image
 from wharf.metadata.images import ImageNames, ImageRecord
 from wharf.oci.config import ContainerConfig as OciContainerConfig
+from wharf.oci.config import parse_image_config
 from wharf.oci.descriptor import Descriptor
 from wharf.oci.digest import Digest
+from wharf.oci.manifest import Index, parse_manifest
 from wharf.oci.platform import Platform, parse_platform
 from wharf.oci.reference import Reference, parse_normalized, parse_repository_and_tag
 from wharf.remotes.auth import Credentials as RemoteCredentials
@@ -240,7 +242,23 @@ class ImageService:
         images = self._all_images()
         selected = [image for image in images if self._matches(image, filters, images)]
         selected.sort(key=lambda image: _created_unix(image.resolved.config.created), reverse=True)
-        return [self._summary(image) for image in selected]
+        patterns = filters.get("reference")
+        summaries = [self._summary(image) for image in selected]
+        if patterns:
+            # As dockerd: an image matched by reference lists only its matching names.
+            summaries = [
+                replace(
+                    summary,
+                    repo_tags=tuple(
+                        t for t in summary.repo_tags if _reference_matches(t, patterns)
+                    ),
+                    repo_digests=tuple(
+                        d for d in summary.repo_digests if _reference_matches(d, patterns)
+                    ),
+                )
+                for summary in summaries
+            ]
+        return summaries
 
     def _matches(self, image: _Image, filters: Filters, images: list[_Image]) -> bool:
         for value in filters.get("dangling"):
@@ -394,10 +412,14 @@ class ImageService:
         with self._lock:
             image, reference = self._find(name)
             named = [r for r in image.records if not r.name.startswith(DANGLING_PREFIX)]
-            if reference is not None and len(named) > 1:
+            # Digest references (name@sha256:...) ride along with the tags, as in Docker:
+            # removing the last tag removes them and the image.
+            tagged = [r for r in named if parse_normalized(r.name).tag is not None]
+            others = tagged if reference is not None and reference.tag is not None else named
+            if reference is not None and len(others) > 1:
                 self._names.delete(str(reference))
                 return [DeleteItem(untagged=_untag_label(reference))]
-            if reference is None and len(named) > 1 and not force:
+            if reference is None and len(tagged) > 1 and not force:
                 raise Conflict(
                     f"conflict: unable to delete {image.resolved.config_digest.hex[:12]} "
                     "(must be forced) - image is referenced in multiple repositories"
@@ -588,10 +610,22 @@ class ImageService:
         auth: RegistryAuth,
         progress: Callable[[ProgressMessage], None],
     ) -> None:
-        """``docker pull``: download, verify, unpack, then record the name (and name@digest)."""
+        """``docker pull``: download, verify, unpack, then record the name (and name@digest).
+
+        With no tag at all (``fromImage=name``, no ``tag``) every tag is pulled, as dockerd
+        does for ``docker pull --all-tags``."""
         reference = parse_repository_and_tag(from_image, tag or None)
-        if reference.digest is None:
-            reference = reference.with_default_tag()
+        if reference.digest is None and reference.tag is None:
+            client = _registry_client(reference.domain, auth)
+            for each in client.list_tags(reference.path):
+                self.pull_image(
+                    str(reference.with_tag(each)),
+                    "",
+                    platform=platform,
+                    auth=auth,
+                    progress=progress,
+                )
+            return
         wanted = parse_platform(platform) if platform else self._platform
         client = _registry_client(reference.domain, auth)
         try:
@@ -636,6 +670,31 @@ class ImageService:
         else:
             progress(ProgressMessage(f"Status: Downloaded newer image for {shown}"))
 
+    def distribution_inspect(self, name: str, *, auth: RegistryAuth) -> dict[str, Any]:
+        """``GET /distribution/{name}/json``: what the registry holds under ``name``."""
+        reference = parse_normalized(name)
+        if reference.digest is None:
+            reference = reference.with_default_tag()
+        client = _registry_client(reference.domain, auth)
+        top = client.resolve(reference)
+        document = parse_manifest(client.fetch_manifest(reference.path, top), top.media_type)
+        platforms: list[dict[str, Any]] = []
+        if isinstance(document, Index):
+            for entry in document.manifests:
+                if entry.platform is not None and not entry.platform.is_unknown:
+                    platforms.append(entry.platform.to_json())
+        else:
+            config = parse_image_config(client.fetch_blob_bytes(reference.path, document.config))
+            platforms.append(config.platform.to_json())
+        return {
+            "Descriptor": {
+                "mediaType": top.media_type,
+                "digest": str(top.digest),
+                "size": top.size,
+            },
+            "Platforms": platforms,
+        }
+
     def _current_target(self, reference: Reference) -> Digest | None:
         try:
             return self._names.get(str(reference)).digest
@@ -662,6 +721,12 @@ class ImageService:
             _descriptor_of(image.records[0]),
             progress=lambda digest, status: progress(ProgressMessage(status, id=digest.hex[:12])),
         )
+        with self._lock, self._names.transaction():
+            # As dockerd: a pushed image knows its digest in that repository.
+            self._record_name(
+                reference.repository().with_digest(descriptor.digest),
+                _descriptor_of(image.records[0]),
+            )
         progress(
             ProgressMessage(f"{reference.tag}: digest: {descriptor.digest} size: {descriptor.size}")
         )
@@ -696,6 +761,13 @@ class ImageService:
 
 def _untag_label(reference: Reference) -> str:
     return reference.familiar()
+
+
+def _reference_matches(name: str, patterns: tuple[str, ...]) -> bool:
+    repository = (
+        name.split("@")[0].rsplit(":", 1)[0] if ":" in name.split("/")[-1] else (name.split("@")[0])
+    )
+    return any(fnmatch(name, p) or fnmatch(repository, p) for p in patterns)
 
 
 def _registry_client(domain: str, auth: RegistryAuth) -> RegistryClient:

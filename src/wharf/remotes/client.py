@@ -97,7 +97,12 @@ def _failure(body: bytes) -> _Failure:
 
 
 class _Retry(Exception):
-    """A transient failure worth another attempt."""
+    """A transient failure worth another attempt; ``writer`` is the one to go on with when
+    the attempt replaced it (the server ignored Range and the blob started over)."""
+
+    def __init__(self, message: str, writer: Writer | None = None) -> None:
+        super().__init__(message)
+        self.writer = writer
 
 
 class RegistryClient:
@@ -274,6 +279,26 @@ class RegistryClient:
             return Unavailable(f"{detail} (too many requests)")
         return Unavailable(f"{detail} (HTTP {status})")
 
+    def list_tags(self, repository: str) -> list[str]:
+        """``GET /v2/<name>/tags/list``, following ``Link`` pagination."""
+        import json
+
+        tags: list[str] = []
+        path = f"/v2/{repository}/tags/list?n=1000"
+        scopes = [repository_scope(repository, "pull")]
+        for _ in range(100):
+            response = self.request("GET", path, scopes=scopes, what=f"tags of {repository}")
+            try:
+                body = json.loads(_read_limited(response, 16 << 20, "tag list") or b"{}")
+            finally:
+                response.close()
+            tags += [t for t in body.get("tags") or [] if isinstance(t, str)]
+            link = response.headers.get("link", "")
+            if 'rel="next"' not in link:
+                break
+            path = link.split(";")[0].strip().strip("<>")
+        return tags
+
     def ping(self) -> str | None:
         """``GET /v2/``; the ``Docker-Distribution-API-Version`` it announced, if any."""
         response = self.request("GET", "/v2/", what="/v2/")
@@ -376,6 +401,8 @@ class RegistryClient:
                     writer = self._download(repository, descriptor, ingester, writer, progress)
                     break
                 except _Retry as exc:
+                    # The attempt may have started the blob over with a fresh writer.
+                    writer = exc.writer or writer
                     if attempt == self._retries - 1:
                         raise Unavailable(f"{what}: transfer kept failing: {exc}") from exc
                     self._sleep(self._backoff * 2**attempt)
@@ -426,9 +453,9 @@ class RegistryClient:
                 try:
                     chunk = response.read(min(CHUNK, size - writer.offset))
                 except (OSError, http.client.HTTPException) as exc:
-                    raise _Retry(str(exc)) from exc
+                    raise _Retry(str(exc), writer) from exc
                 if not chunk:
-                    raise _Retry(f"connection ended at {writer.offset} of {size} bytes")
+                    raise _Retry(f"connection ended at {writer.offset} of {size} bytes", writer)
                 writer.write(chunk)
                 if progress is not None:
                     progress(writer.offset, size)

@@ -68,6 +68,8 @@ class ImagesBackend(Protocol):
 
     def login(self, auth: RegistryAuth) -> str: ...
 
+    def distribution_inspect(self, name: str, *, auth: RegistryAuth) -> dict[str, Any]: ...
+
     def import_image(
         self,
         rootfs: BinaryIO,
@@ -235,8 +237,16 @@ def routes(backend: ImagesBackend) -> list[Route]:
         token = await asyncio.to_thread(backend.login, auth)
         return json_response({"Status": "Login Succeeded", "IdentityToken": token})
 
+    async def distribution(request: web.Request) -> web.StreamResponse:
+        auth = RegistryAuth.from_header(request.headers.get("X-Registry-Auth"))
+        result = await asyncio.to_thread(
+            backend.distribution_inspect, request.match_info["name"], auth=auth
+        )
+        return json_response(result)
+
     name = "/images/{name:.+}"
     return [
+        Route("GET", "/distribution/{name:.+}/json", distribution),
         Route("GET", "/images/json", list_images),
         Route("POST", "/images/prune", prune),
         Route("GET", "/images/get", save),
