@@ -33,6 +33,7 @@ from wharf.engine.engine import Engine
 from wharf.engine.exec import ExecConfig
 from wharf.engine.system import DaemonPaths
 from wharf.errdefs import WharfError
+from wharf.remotes.settings import DEFAULT_CERTS_DIR, RegistrySettings, parse_mirror
 
 log = logging.getLogger("wharf.daemon")
 
@@ -66,6 +67,26 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["crun", "runc"],
         default=None,
         help="OCI runtime for containers (default: probe, crun where it works, else runc)",
+    )
+    parser.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="a registry reached over plain HTTP (loopback registries always are)",
+    )
+    parser.add_argument(
+        "--registry-mirror",
+        action="append",
+        default=[],
+        metavar="[REGISTRY=]MIRROR",
+        help="a mirror tried first for REGISTRY (Docker Hub when no REGISTRY= is given)",
+    )
+    parser.add_argument(
+        "--certs-dir",
+        type=Path,
+        default=DEFAULT_CERTS_DIR,
+        help="per-registry TLS material, <dir>/<host>/{ca.crt,client.cert,client.key}",
     )
     parser.add_argument("-v", "--version", action="version", version=f"wharfd {__version__}")
     return parser.parse_args(argv)
@@ -158,9 +179,18 @@ def main(argv: list[str] | None = None) -> int:
     lock_fd = _take_pid_lock(exec_root)
     log.info("wharfd %s starting (data root %s, exec root %s)", __version__, data_root, exec_root)
     try:
+        mirrors: dict[str, tuple[str, ...]] = {}
+        for text in args.registry_mirror:
+            registry, mirror = parse_mirror(text)
+            mirrors[registry] = (*mirrors.get(registry, ()), mirror)
         engine = Engine.open(
             DaemonPaths(data_root=data_root, exec_root=exec_root),
             default_runtime=args.default_runtime,
+            registries=RegistrySettings(
+                insecure=frozenset(args.insecure_registry),
+                mirrors=mirrors,
+                certs_dir=args.certs_dir,
+            ),
         )
     except WharfError as exc:
         log.critical("cannot start: %s", exc.message)

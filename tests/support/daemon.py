@@ -104,7 +104,8 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 class WharfDaemon:
     """One private wharfd; use as a context manager or call ``start()`` and ``close()``."""
 
-    def __init__(self, *, log_level: str = "debug") -> None:
+    def __init__(self, *, log_level: str = "debug", extra_args: tuple[str, ...] = ()) -> None:
+        self.extra_args = extra_args
         self.root = Path(tempfile.mkdtemp(prefix="wharf-", dir="/tmp"))
         self.socket = self.root / "wharfd.sock"
         self.data_root = self.root / "data"
@@ -157,6 +158,7 @@ class WharfDaemon:
                     "--data-root", str(self.data_root),
                     "--exec-root", str(self.exec_root),
                     "--log-level", self.log_level,
+                    *self.extra_args,
                 ],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip

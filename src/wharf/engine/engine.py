@@ -28,6 +28,7 @@ from wharf.metadata.db import MetadataDB
 from wharf.metadata.images import ImageNames
 from wharf.metadata.volumes import VolumeRecords
 from wharf.oci.platform import host_platform
+from wharf.remotes.settings import RegistrySettings
 from wharf.runtime.oci import OciRuntime, probe_runtime
 from wharf.runtime.spec import HostFacts
 from wharf.snapshots.overlay import OverlaySnapshotter
@@ -77,7 +78,13 @@ class Engine:
         self.system = system
 
     @classmethod
-    def open(cls, paths: DaemonPaths, *, default_runtime: str | None = None) -> Engine:
+    def open(
+        cls,
+        paths: DaemonPaths,
+        *,
+        default_runtime: str | None = None,
+        registries: RegistrySettings | None = None,
+    ) -> Engine:
         content = LocalStore(paths.data_root / "content")
         snapshotter = OverlaySnapshotter(paths.data_root / "snapshots")
         db = MetadataDB(paths.data_root / "metadata.db")
@@ -89,6 +96,7 @@ class Engine:
             platform=host_platform(),
             containers_using=lambda image_id: holder["containers"].images_in_use(image_id),
             leases=Leases(paths.data_root / "leases"),
+            registries=registries,
         )
         _recover_ingests(content)
         snapshotter.cleanup()

@@ -60,6 +60,7 @@ from wharf.remotes.client import RegistryClient
 from wharf.remotes.pull import PullProgress, PullState
 from wharf.remotes.pull import pull as remote_pull
 from wharf.remotes.push import push as remote_push
+from wharf.remotes.settings import RegistrySettings
 from wharf.snapshots.snapshotter import Snapshotter
 
 log = logging.getLogger("wharf.engine.images")
@@ -122,8 +123,10 @@ class ImageService:
         platform: Platform,
         containers_using: Callable[[str], list[str]] = lambda image_id: [],
         leases: Leases | None = None,
+        registries: RegistrySettings | None = None,
     ) -> None:
         self._leases = leases
+        self._registries = registries or RegistrySettings()
         self._content = content
         self._names = names
         self._snapshotter = snapshotter
@@ -616,7 +619,7 @@ class ImageService:
         does for ``docker pull --all-tags``."""
         reference = parse_repository_and_tag(from_image, tag or None)
         if reference.digest is None and reference.tag is None:
-            client = _registry_client(reference.domain, auth)
+            client = self._registries.client(reference.domain, _credentials(auth))
             for each in client.list_tags(reference.path):
                 self.pull_image(
                     str(reference.with_tag(each)),
@@ -627,10 +630,9 @@ class ImageService:
                 )
             return
         wanted = parse_platform(platform) if platform else self._platform
-        client = _registry_client(reference.domain, auth)
         try:
             # Resolve before any progress line: an unknown image is then a plain 404.
-            top = client.resolve(reference)
+            client, top = self._resolve_with_mirrors(reference, auth)
         except NotFound as exc:
             raise NotFound(
                 f"manifest for {reference.familiar()} not found: manifest unknown: {exc.message}"
@@ -675,7 +677,7 @@ class ImageService:
         reference = parse_normalized(name)
         if reference.digest is None:
             reference = reference.with_default_tag()
-        client = _registry_client(reference.domain, auth)
+        client = self._registries.client(reference.domain, _credentials(auth))
         top = client.resolve(reference)
         document = parse_manifest(client.fetch_manifest(reference.path, top), top.media_type)
         platforms: list[dict[str, Any]] = []
@@ -695,6 +697,19 @@ class ImageService:
             "Platforms": platforms,
         }
 
+    def _resolve_with_mirrors(
+        self, reference: Reference, auth: RegistryAuth
+    ) -> tuple[RegistryClient, Descriptor]:
+        """The registry to pull from: the first mirror that has the image, else the origin."""
+        for mirror in self._registries.mirrors_for(reference.domain):
+            client = self._registries.client(mirror, None)
+            try:
+                return client, client.resolve(reference)
+            except WharfError as exc:
+                log.info("mirror %s does not serve %s: %s", mirror, reference, exc.message)
+        client = self._registries.client(reference.domain, _credentials(auth))
+        return client, client.resolve(reference)
+
     def _current_target(self, reference: Reference) -> Digest | None:
         try:
             return self._names.get(str(reference)).digest
@@ -712,13 +727,24 @@ class ImageService:
         """``docker push``: every blob the registry lacks (mounted when it can), then the tag."""
         reference = parse_repository_and_tag(name, tag or None).with_default_tag()
         image, _ = self._find(str(reference))
-        client = _registry_client(reference.domain, auth)
+        client = self._registries.client(reference.domain, _credentials(auth))
         progress(ProgressMessage(f"The push refers to repository [{reference.name}]"))
+        # A name of the same image in another repository of that registry: its blobs can be
+        # mounted instead of uploaded.
+        source = next(
+            (
+                ref.path
+                for ref in image.references
+                if ref.domain == reference.domain and ref.path != reference.path
+            ),
+            None,
+        )
         descriptor = remote_push(
             client,
             reference,
             self._content,
             _descriptor_of(image.records[0]),
+            source_repository=source,
             progress=lambda digest, status: progress(ProgressMessage(status, id=digest.hex[:12])),
         )
         with self._lock, self._names.transaction():
@@ -737,7 +763,7 @@ class ImageService:
         host = server.removeprefix("https://").removeprefix("http://").split("/")[0]
         if host in ("index.docker.io", ""):
             host = "docker.io"
-        _registry_client(host, auth).ping()
+        self._registries.client(host, _credentials(auth)).ping()
         return ""
 
     # ------------------------------------------------------------------------ garbage
@@ -770,12 +796,11 @@ def _reference_matches(name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch(name, p) or fnmatch(repository, p) for p in patterns)
 
 
-def _registry_client(domain: str, auth: RegistryAuth) -> RegistryClient:
-    """A client with exactly the credentials the API client sent (dockerd never reads the
-    daemon host's own config.json for a request)."""
-    credentials = None
-    if not auth.empty:
-        credentials = RemoteCredentials(
-            username=auth.username, password=auth.password, identity_token=auth.identity_token
-        )
-    return RegistryClient(domain, credentials=credentials, credential_source=None)
+def _credentials(auth: RegistryAuth) -> RemoteCredentials | None:
+    """Exactly the credentials the API client sent (dockerd never reads the daemon host's
+    own config.json for a request)."""
+    if auth.empty:
+        return None
+    return RemoteCredentials(
+        username=auth.username, password=auth.password, identity_token=auth.identity_token
+    )

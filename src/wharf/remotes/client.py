@@ -116,13 +116,16 @@ class RegistryClient:
         credentials: Credentials | None = None,
         credential_source: Callable[[str], Credentials | None] | None = load_credentials,
         insecure: bool = False,
+        tls: bool | None = None,
         tokens: TokenCache | None = None,
         retries: int = 3,
         backoff: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.host = api_host(host)
-        plain = insecure or bool(_LOOPBACK.match(self.host))
+        # Docker's rule: insecure and loopback registries speak plain HTTP, unless TLS
+        # material was configured for them (``tls=True``, from certs.d).
+        plain = not tls if tls is not None else insecure or bool(_LOOPBACK.match(self.host))
         self.base_url = f"{'http' if plain else 'https'}://{self.host}"
         self._transport: Transport = transport or HTTPTransport()
         self._credentials = credentials
