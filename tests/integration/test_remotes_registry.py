@@ -321,3 +321,33 @@ def test_push_with_token_auth(tmp_path: Path) -> None:
         back = LocalStore(tmp_path / "back")
         assert pull(client, f"{registry.host}/team/app:1", back, platform=AMD64).digest == digest
         assert back.read_bytes(digest) == store.read_bytes(digest)
+
+
+@pytest.mark.skipif(not Path("/usr/bin/docker-registry").exists(), reason="no docker-registry")
+def test_chunked_push_to_distribution(tmp_path: Path) -> None:
+    # random bytes do not compress: the gzip'd layer stays about 20 MiB, so it goes in chunks
+    top = write_oci_layout(tmp_path / "src", [LayoutImage({"big": os.urandom(20 << 20)})])
+    store = LocalStore(tmp_path / "store")
+    for path in (tmp_path / "src" / "blobs" / "sha256").iterdir():
+        blob = Digest.parse(f"sha256:{path.name}")
+        with store.writer(f"load-{blob}", expected=blob) as w:
+            w.write(path.read_bytes())
+            w.commit(blob)
+    manifest = parse_manifest(store.read_bytes(top.digest))
+    assert isinstance(manifest, Manifest)
+    layer = manifest.layers[0]
+    assert layer.size > 20 << 20
+    with docker_registry(tmp_path) as host:
+        transport = RecordingTransport()
+        client = RegistryClient(host, transport=transport, credential_source=None)
+        push(client, f"{host}/big/img:v1", store, top, chunk_size=6 << 20)
+        patches = [c[2]["Content-Range"] for c in transport.calls if c[0] == "PATCH"]
+        step = 6 << 20
+        assert patches == [
+            f"{start}-{min(start + step, layer.size) - 1}" for start in range(0, layer.size, step)
+        ]
+        back = LocalStore(tmp_path / "back")
+        got = pull(RegistryClient(host, credential_source=None), f"{host}/big/img:v1", back)
+        assert got.digest == top.digest
+        assert back.info(layer.digest).size == layer.size
+        assert Digest.of_bytes(back.read_bytes(layer.digest)) == layer.digest
