@@ -30,12 +30,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wharf.archive.compression import WritableStream
+from wharf.archive.members import member_info, xattr_headers
 from wharf.archive.whiteouts import (
     OPAQUE_MARKER,
     OVERLAY_OPAQUE_VALUE,
     OVERLAY_OPAQUE_XATTR,
     WHITEOUT_PREFIX,
-    is_overlay_xattr,
 )
 from wharf.errdefs import EngineFailure
 from wharf.oci.digest import Digest, Digester
@@ -45,7 +45,6 @@ __all__ = ["write_tar"]
 _BUFFER = 1 << 20
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-_SKIPPED_XATTRS = frozenset({"security.selinux"})
 
 
 def write_tar(root: Path, out: WritableStream, *, overlay_whiteouts: bool = False) -> Digest:
@@ -146,9 +145,9 @@ class _TreeWriter:
                     child = os.open(entry.name, _DIR_FLAGS, dir_fd=dir_fd)
                     try:
                         st = os.fstat(child)
-                        info = self._info(name, st)
+                        info = member_info(name, st)
                         info.type = tarfile.DIRTYPE
-                        info.pax_headers = _xattr_headers(child)
+                        info.pax_headers = xattr_headers(child)
                         self._archive.addfile(info)
                     except BaseException:
                         os.close(child)
@@ -171,14 +170,14 @@ class _TreeWriter:
         if self._overlay:
             if _getxattr(dir_fd, OVERLAY_OPAQUE_XATTR) == OVERLAY_OPAQUE_VALUE:
                 dir_stat = os.fstat(dir_fd)
-                info = self._info(prefix + OPAQUE_MARKER, dir_stat)
+                info = member_info(prefix + OPAQUE_MARKER, dir_stat)
                 info.mode = stat.S_IMODE(dir_stat.st_mode) & 0o777
                 self._archive.addfile(info)
             rest = []
             for entry in entries:
                 st = entry.stat(follow_symlinks=False)
                 if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                    info = self._info(prefix + WHITEOUT_PREFIX + entry.name, st)
+                    info = member_info(prefix + WHITEOUT_PREFIX + entry.name, st)
                     info.mode = 0o600
                     self._archive.addfile(info)
                 else:
@@ -194,7 +193,7 @@ class _TreeWriter:
         if st.st_nlink > 1:
             first = self._links.get(key)
             if first is not None:
-                info = self._info(name, st)
+                info = member_info(name, st)
                 info.type = tarfile.LNKTYPE
                 info.linkname = first
                 self._archive.addfile(info)
@@ -204,12 +203,12 @@ class _TreeWriter:
             fd = os.open(base, _FILE_FLAGS, dir_fd=dir_fd)
             with open(fd, "rb", buffering=0, closefd=True) as source:
                 st = os.fstat(fd)
-                info = self._info(name, st)
+                info = member_info(name, st)
                 info.size = st.st_size
-                info.pax_headers = _xattr_headers(fd)
+                info.pax_headers = xattr_headers(fd)
                 self._archive.addfile(info, source)
             return
-        info = self._info(name, st)
+        info = member_info(name, st)
         if stat.S_ISLNK(mode):
             info.type = tarfile.SYMTYPE
             info.linkname = os.readlink(base, dir_fd=dir_fd)
@@ -222,19 +221,8 @@ class _TreeWriter:
         else:
             return
         # No f*xattr on a symlink or device without opening it: go through the parent's fd.
-        info.pax_headers = _xattr_headers(f"/proc/self/fd/{dir_fd}/{base}")
+        info.pax_headers = xattr_headers(f"/proc/self/fd/{dir_fd}/{base}")
         self._archive.addfile(info)
-
-    @staticmethod
-    def _info(name: str, st: os.stat_result) -> tarfile.TarInfo:
-        info = tarfile.TarInfo(name)
-        info.mode = stat.S_IMODE(st.st_mode)
-        info.uid = st.st_uid
-        info.gid = st.st_gid
-        info.uname = ""
-        info.gname = ""
-        info.mtime = st.st_mtime_ns // 1_000_000_000
-        return info
 
 
 def _getxattr(target: int, name: str) -> bytes | None:
@@ -242,23 +230,3 @@ def _getxattr(target: int, name: str) -> bytes | None:
         return os.getxattr(target, name)
     except OSError:
         return None
-
-
-def _xattr_headers(target: int | str) -> dict[str, str]:
-    follow = isinstance(target, int)
-    try:
-        names = os.listxattr(target, follow_symlinks=follow)
-    except OSError:
-        return {}
-    headers: dict[str, str] = {}
-    for name in sorted(names):
-        if is_overlay_xattr(name) or name in _SKIPPED_XATTRS:
-            continue
-        try:
-            value = os.getxattr(target, name, follow_symlinks=follow)
-        except OSError:
-            continue
-        # tarfile re-encodes with surrogateescape under hdrcharset=BINARY, so binary
-        # values (security.capability) survive the round trip.
-        headers["SCHILY.xattr." + name] = value.decode("utf-8", "surrogateescape")
-    return headers

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from wharf.archive.compression import ReadableStream
-from wharf.archive.members import member_times, member_xattrs, set_xattr
+from wharf.archive.members import apply_metadata_at, apply_metadata_fd, member_times
 from wharf.archive.whiteouts import (
     OPAQUE_MARKER,
     OVERLAY_OPAQUE_VALUE,
@@ -512,29 +512,12 @@ class _Extractor:
     # -- metadata ------------------------------------------------------------------------
 
     def _set_metadata_fd(self, fd: int, member: tarfile.TarInfo) -> None:
-        os.fchown(fd, member.uid, member.gid)
-        os.fchmod(fd, member.mode & 0o7777)
-        for name, value in member_xattrs(member):
-            set_xattr(fd, name, value, follow_symlinks=True)
-        if not member.isdir():
-            os.utime(fd, ns=member_times(member))
+        apply_metadata_fd(fd, member, (member.uid, member.gid))
 
     def _set_metadata_at(
         self, parent: int, name: str, member: tarfile.TarInfo, *, symlink: bool
     ) -> None:
-        os.chown(name, member.uid, member.gid, dir_fd=parent, follow_symlinks=False)
-        if not symlink:
-            # The node was just created by mknod/mkfifo, so following it is safe; Linux has
-            # no fchmodat(AT_SYMLINK_NOFOLLOW) before 6.6 anyway.
-            os.chmod(name, member.mode & 0o7777, dir_fd=parent)
-        xattrs = member_xattrs(member)
-        if xattrs:
-            # No *xattrat syscall before Linux 6.13: /proc/self/fd/N resolves to exactly the
-            # parent directory, and follow_symlinks=False stops at the entry itself.
-            path = f"/proc/self/fd/{parent}/{name}"
-            for key, value in xattrs:
-                set_xattr(path, key, value, follow_symlinks=False)
-        os.utime(name, ns=member_times(member), dir_fd=parent, follow_symlinks=False)
+        apply_metadata_at(parent, name, member, (member.uid, member.gid), symlink=symlink)
 
     def finish(self) -> None:
         """Set directory times last: creating children changed them."""

@@ -1,18 +1,23 @@
-"""Tar member metadata applied to extracted files: xattrs (PAX ``SCHILY.xattr.*``, never the
-overlay's own) and nanosecond times parsed from PAX text. Shared by layer extraction and by
-``docker cp`` extraction into containers. Imports: stdlib and ``archive.whiteouts``.
+"""Tar member metadata, both ways: headers made from files (``member_info``,
+``xattr_headers``) and metadata applied to extracted ones (owner, mode, xattrs, nanosecond
+times parsed from PAX text). Xattrs travel as PAX ``SCHILY.xattr.*``, never the overlay's own
+nor SELinux labels. Shared by layers (``archive.create``/``extract``) and ``docker cp``
+(``engine.container_fs``). Imports: stdlib and ``archive.whiteouts``.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 import tarfile
 
 from wharf.archive.whiteouts import is_overlay_xattr
 
 IGNORED_XATTR_ERRNOS = (errno.ENOTSUP, errno.EPERM)
 XATTR_PREFIX = "SCHILY.xattr."
+# Labels belong to the host that wrote the file, not to the image.
+SKIPPED_XATTRS = frozenset({"security.selinux"})
 
 
 def set_xattr(target: int | str, name: str, value: bytes, *, follow_symlinks: bool) -> None:
@@ -53,3 +58,65 @@ def pax_time_ns(text: str | None) -> int | None:
         return None
     value = int(seconds) * 1_000_000_000 + int((fraction + "000000000")[:9])
     return -value if negative else value
+
+
+def apply_metadata_fd(fd: int, member: tarfile.TarInfo, owner: tuple[int, int]) -> None:
+    """Owner, mode, xattrs and (for non-directories) times of an extracted file or dir."""
+    os.fchown(fd, *owner)
+    os.fchmod(fd, member.mode & 0o7777)
+    for name, value in member_xattrs(member):
+        set_xattr(fd, name, value, follow_symlinks=True)
+    if not member.isdir():
+        os.utime(fd, ns=member_times(member))
+
+
+def apply_metadata_at(
+    parent: int, name: str, member: tarfile.TarInfo, owner: tuple[int, int], *, symlink: bool
+) -> None:
+    """The same for an entry opened by no fd (symlink, device, fifo), never following it."""
+    os.chown(name, *owner, dir_fd=parent, follow_symlinks=False)
+    if not symlink:
+        # The node was just created by mknod/mkfifo, so following it is safe; Linux has
+        # no fchmodat(AT_SYMLINK_NOFOLLOW) before 6.6 anyway.
+        os.chmod(name, member.mode & 0o7777, dir_fd=parent)
+    xattrs = member_xattrs(member)
+    if xattrs:
+        # No *xattrat syscall before Linux 6.13: /proc/self/fd/N resolves to exactly the
+        # parent directory, and follow_symlinks=False stops at the entry itself.
+        path = f"/proc/self/fd/{parent}/{name}"
+        for key, value in xattrs:
+            set_xattr(path, key, value, follow_symlinks=False)
+    os.utime(name, ns=member_times(member), dir_fd=parent, follow_symlinks=False)
+
+
+def member_info(name: str, st: os.stat_result) -> tarfile.TarInfo:
+    """A header with a file's mode, numeric owner and whole-second mtime (no names)."""
+    info = tarfile.TarInfo(name)
+    info.mode = stat.S_IMODE(st.st_mode)
+    info.uid = st.st_uid
+    info.gid = st.st_gid
+    info.uname = ""
+    info.gname = ""
+    info.mtime = st.st_mtime_ns // 1_000_000_000
+    return info
+
+
+def xattr_headers(target: int | str) -> dict[str, str]:
+    """PAX headers for a file's xattrs, sorted; an fd is followed, a path is not."""
+    follow = isinstance(target, int)
+    try:
+        names = os.listxattr(target, follow_symlinks=follow)
+    except OSError:
+        return {}
+    headers: dict[str, str] = {}
+    for name in sorted(names):
+        if is_overlay_xattr(name) or name in SKIPPED_XATTRS:
+            continue
+        try:
+            value = os.getxattr(target, name, follow_symlinks=follow)
+        except OSError:
+            continue
+        # tarfile re-encodes with surrogateescape under hdrcharset=BINARY, so binary
+        # values (security.capability) survive the round trip.
+        headers[XATTR_PREFIX + name] = value.decode("utf-8", "surrogateescape")
+    return headers

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from wharf.archive.compression import ReadableStream, open_auto
-from wharf.archive.members import member_times, member_xattrs, set_xattr
+from wharf.archive.members import apply_metadata_at, apply_metadata_fd, member_times
 from wharf.engine.container_fs.pathstat import ContainerPathNotFound, parse_path
 from wharf.engine.container_fs.rootdir import RootDir
 from wharf.errdefs import Conflict, EngineFailure, InvalidArgument, WharfError
@@ -415,27 +415,12 @@ class _Extractor:
         return self._owner if self._owner is not None else (member.uid, member.gid)
 
     def _set_metadata_fd(self, fd: int, member: tarfile.TarInfo) -> None:
-        os.fchown(fd, *self._ids(member))
-        os.fchmod(fd, member.mode & 0o7777)
-        for name, value in member_xattrs(member):
-            set_xattr(fd, name, value, follow_symlinks=True)
-        if not member.isdir():
-            os.utime(fd, ns=member_times(member))
+        apply_metadata_fd(fd, member, self._ids(member))
 
     def _set_metadata_at(
         self, parent: int, name: str, member: tarfile.TarInfo, *, symlink: bool
     ) -> None:
-        uid, gid = self._ids(member)
-        os.chown(name, uid, gid, dir_fd=parent, follow_symlinks=False)
-        if not symlink:
-            # Just made by mknod/mkfifo in a directory we hold: following it is safe.
-            os.chmod(name, member.mode & 0o7777, dir_fd=parent)
-        xattrs = member_xattrs(member)
-        if xattrs:
-            path = f"/proc/self/fd/{parent}/{name}"
-            for key, value in xattrs:
-                set_xattr(path, key, value, follow_symlinks=False)
-        os.utime(name, ns=member_times(member), dir_fd=parent, follow_symlinks=False)
+        apply_metadata_at(parent, name, member, self._ids(member), symlink=symlink)
 
     def finish(self) -> None:
         """Set directory times last: creating children changed them."""

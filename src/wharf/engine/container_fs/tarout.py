@@ -29,7 +29,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from wharf.archive.compression import WritableStream
-from wharf.archive.whiteouts import is_overlay_xattr
+from wharf.archive.members import member_info, xattr_headers
 from wharf.engine.container_fs.pathstat import (
     PathStat,
     locate_path,
@@ -43,7 +43,6 @@ __all__ = ["archive_path", "export_rootfs"]
 
 _BUFFER = 1 << 20
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_SKIPPED_XATTRS = frozenset({"security.selinux"})
 
 _Frame = tuple[int, str, tuple[str, ...], Iterator[os.DirEntry[str]]]
 
@@ -196,9 +195,9 @@ class _TarOut:
         """Archive the directory ``fd`` (taken over) and everything below it."""
         try:
             st = os.fstat(fd)
-            info = _info(tar_name, st)
+            info = member_info(tar_name, st)
             info.type = tarfile.DIRTYPE
-            info.pax_headers = _xattr_headers(fd)
+            info.pax_headers = xattr_headers(fd)
             self._archive.addfile(info)
         except BaseException:
             os.close(fd)
@@ -239,9 +238,9 @@ class _TarOut:
                 except FileNotFoundError:
                     continue
                 try:
-                    info = _info(name, os.fstat(child))
+                    info = member_info(name, os.fstat(child))
                     info.type = tarfile.DIRTYPE
-                    info.pax_headers = _xattr_headers(child)
+                    info.pax_headers = xattr_headers(child)
                     self._archive.addfile(info)
                 except BaseException:
                     os.close(child)
@@ -268,7 +267,7 @@ class _TarOut:
             key = (st.st_dev, st.st_ino)
             first = self._links.get(key)
             if first is not None:
-                info = _info(name, st)
+                info = member_info(name, st)
                 info.type = tarfile.LNKTYPE
                 info.linkname = first
                 self._archive.addfile(info)
@@ -283,14 +282,14 @@ class _TarOut:
                 st = os.fstat(fd)
                 if not stat.S_ISREG(st.st_mode):
                     return  # swapped for something else after we listed it
-                info = _info(name, st)
+                info = member_info(name, st)
                 info.size = st.st_size
-                info.pax_headers = _xattr_headers(fd)
+                info.pax_headers = xattr_headers(fd)
                 self._archive.addfile(info, _SizedReader(fd, st.st_size))  # type: ignore[arg-type]
             finally:
                 os.close(fd)
             return
-        info = _info(name, st)
+        info = member_info(name, st)
         if stat.S_ISLNK(mode):
             info.type = tarfile.SYMTYPE
             try:
@@ -306,7 +305,7 @@ class _TarOut:
         else:
             return
         # No f*xattr on a symlink or device without opening it: go through the parent's fd.
-        info.pax_headers = _xattr_headers(f"/proc/self/fd/{parent}/{base}")
+        info.pax_headers = xattr_headers(f"/proc/self/fd/{parent}/{base}")
         self._archive.addfile(info)
 
 
@@ -314,32 +313,3 @@ def _frame(fd: int, prefix: str, parts: tuple[str, ...]) -> _Frame:
     with os.scandir(fd) as scan:
         entries = sorted(scan, key=lambda e: os.fsencode(e.name))
     return fd, prefix, parts, iter(entries)
-
-
-def _info(name: str, st: os.stat_result) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.mode = stat.S_IMODE(st.st_mode)
-    info.uid = st.st_uid
-    info.gid = st.st_gid
-    info.uname = ""
-    info.gname = ""
-    info.mtime = st.st_mtime_ns // 1_000_000_000
-    return info
-
-
-def _xattr_headers(target: int | str) -> dict[str, str]:
-    follow = isinstance(target, int)
-    try:
-        names = os.listxattr(target, follow_symlinks=follow)
-    except OSError:
-        return {}
-    headers: dict[str, str] = {}
-    for name in sorted(names):
-        if is_overlay_xattr(name) or name in _SKIPPED_XATTRS:
-            continue
-        try:
-            value = os.getxattr(target, name, follow_symlinks=follow)
-        except OSError:
-            continue
-        headers["SCHILY.xattr." + name] = value.decode("utf-8", "surrogateescape")
-    return headers
