@@ -299,7 +299,24 @@ def for_each(
         raise CliError("\n".join(errors))
 
 
-_TIMEOUT_HELP = "Seconds to wait before killing the container"
+_signal_option = click.option(
+    "-s",
+    "--signal",
+    "signal_name",
+    default="",
+    metavar="string",
+    help="Signal to send to the container",
+)
+_timeout_option = click.option(
+    "-t",
+    "--timeout",
+    "--time",
+    "timeout",
+    type=int,
+    default=None,
+    metavar="int",
+    help="Seconds to wait before killing the container",
+)
 
 
 @docker_command(
@@ -309,24 +326,8 @@ _TIMEOUT_HELP = "Seconds to wait before killing the container"
     min_args=1,
     max_args=None,
 )
-@click.option(
-    "-s",
-    "--signal",
-    "signal_name",
-    default="",
-    metavar="string",
-    help="Signal to send to the container",
-)
-@click.option(
-    "-t",
-    "--timeout",
-    "--time",
-    "timeout",
-    type=int,
-    default=None,
-    metavar="int",
-    help=_TIMEOUT_HELP,
-)
+@_signal_option
+@_timeout_option
 def stop_command(args: tuple[str, ...], signal_name: str, timeout: int | None) -> None:
     client = state().client()
     for_each(args, lambda name: client.container_stop(name, timeout=timeout, signal=signal_name))
@@ -339,24 +340,8 @@ def stop_command(args: tuple[str, ...], signal_name: str, timeout: int | None) -
     min_args=1,
     max_args=None,
 )
-@click.option(
-    "-s",
-    "--signal",
-    "signal_name",
-    default="",
-    metavar="string",
-    help="Signal to send to the container",
-)
-@click.option(
-    "-t",
-    "--timeout",
-    "--time",
-    "timeout",
-    type=int,
-    default=None,
-    metavar="int",
-    help=_TIMEOUT_HELP,
-)
+@_signal_option
+@_timeout_option
 def restart_command(args: tuple[str, ...], signal_name: str, timeout: int | None) -> None:
     client = state().client()
     for_each(args, lambda name: client.container_restart(name, timeout=timeout, signal=signal_name))
@@ -369,14 +354,7 @@ def restart_command(args: tuple[str, ...], signal_name: str, timeout: int | None
     min_args=1,
     max_args=None,
 )
-@click.option(
-    "-s",
-    "--signal",
-    "signal_name",
-    default="",
-    metavar="string",
-    help="Signal to send to the container",
-)
+@_signal_option
 def kill_command(args: tuple[str, ...], signal_name: str) -> None:
     client = state().client()
     for_each(args, lambda name: client.container_kill(name, signal=signal_name))
