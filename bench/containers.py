@@ -525,6 +525,32 @@ def setup_wharf(bench: Bench) -> None:
         )
 
 
+def dockerd_argv(dockerd: str, root: Path, sock: Path, config: Path, cgroup: str) -> list[str]:
+    """A private dockerd under ``root`` that touches no firewall, bridge or host cgroup."""
+    return [
+        dockerd,
+        "--config-file",
+        str(config),
+        "--data-root",
+        str(root / "data"),
+        "--exec-root",
+        str(root / "exec"),
+        "-H",
+        f"unix://{sock}",
+        "--pidfile",
+        str(root / "dockerd.pid"),
+        "--iptables=false",
+        "--ip6tables=false",
+        "--bridge=none",
+        "--ip-forward=false",
+        "--ip-masq=false",
+        "--cgroup-parent",
+        f"/{cgroup}",
+        "--log-level",
+        "error",
+    ]
+
+
 def setup_docker(bench: Bench) -> None:
     dockerd = shutil.which("dockerd")
     if not dockerd:
@@ -544,28 +570,7 @@ def setup_docker(bench: Bench) -> None:
     exec_root = root / "exec"
     pid = start_daemon(
         "dockerd",
-        [
-            dockerd,
-            "--config-file",
-            str(config),
-            "--data-root",
-            str(root / "data"),
-            "--exec-root",
-            str(exec_root),
-            "-H",
-            f"unix://{sock}",
-            "--pidfile",
-            str(root / "dockerd.pid"),
-            "--iptables=false",
-            "--ip6tables=false",
-            "--bridge=none",
-            "--ip-forward=false",
-            "--ip-masq=false",
-            "--cgroup-parent",
-            f"/{cgroup}",
-            "--log-level",
-            "error",
-        ],
+        dockerd_argv(dockerd, root, sock, config, cgroup),
         sock,
         root / "dockerd.log",
         bench.marker,
