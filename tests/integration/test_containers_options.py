@@ -171,3 +171,20 @@ def test_no_cgroup_or_monitor_outlives_its_container(busybox_daemon) -> None:
             if b"monitor.py" in cmdline and container_id.encode() in cmdline:
                 monitors.append(proc.name)
     assert monitors == []
+
+
+def test_container_prune_filters_and_reclaimed_space(daemon, base_image_tars) -> None:
+    daemon.wharf("import", "-c", 'CMD ["sh"]', str(base_image_tars.busybox), "busybox:latest")
+    keep = _name("keep")
+    drop = _name("drop")
+    daemon.wharf("run", "--name", keep, "-l", "keep=yes", "busybox", "true")
+    daemon.wharf("run", "--name", drop, "busybox", "sh", "-c", "head -c 2000000 /dev/zero > /f")
+    reply = daemon.request("POST", '/v1.45/containers/prune?filters={"label!":["keep"]}')
+    assert reply.status == 200
+    body = reply.json()
+    kept_id = json.loads(daemon.wharf("inspect", keep).stdout)[0]["Id"]
+    assert kept_id not in body["ContainersDeleted"]
+    assert len(body["ContainersDeleted"]) == 1
+    assert body["SpaceReclaimed"] >= 2_000_000
+    assert daemon.wharf("inspect", drop, check=False).returncode == 1
+    daemon.wharf("rm", keep)

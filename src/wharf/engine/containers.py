@@ -481,26 +481,33 @@ class ContainerService(ContainerExits):
         log.info("removed container %s", container_id[:12])
 
     def prune(self, filters: Filters) -> tuple[list[str], int]:
+        """Remove stopped containers; returns their IDs and the bytes their layers held."""
         filters.check_keys(("until", "label", "label!"))
+        until = [_until_seconds(value) for value in filters.get("until")]
         deleted = []
+        reclaimed = 0
         for row in self._records.list():
             config = ContainerConfig.from_json(row.config)
             state = ContainerState.from_json(row.state)
             if state.running or state.status is Status.RESTARTING:
                 continue
             labels = config.config.labels
-            if any(
-                (k := w.partition("=")[0]) not in labels
-                or ("=" in w and labels[k] != w.partition("=")[2])
-                for w in filters.get("label")
-            ):
+            if not all(_label_matches(labels, w) for w in filters.get("label")):
                 continue
+            if any(_label_matches(labels, w) for w in filters.get("label!")):
+                continue
+            if any(row.created_at >= limit for limit in until):
+                continue
+            size = 0
+            with contextlib.suppress(WharfError, OSError):
+                size = self._snapshotter.usage(row.id)
             try:
                 self.remove(row.id)
             except WharfError:
                 continue
             deleted.append(row.id)
-        return deleted, 0
+            reclaimed += size
+        return deleted, reclaimed
 
     # ------------------------------------------------------------------ views
 
@@ -609,3 +616,19 @@ class ContainerService(ContainerExits):
             self._restart_timers.clear()
         for timer in timers:
             timer.cancel()
+
+
+def _label_matches(labels: dict[str, str], wanted: str) -> bool:
+    key, has_value, value = wanted.partition("=")
+    return key in labels and (not has_value or labels[key] == value)
+
+
+def _until_seconds(value: str) -> float:
+    """Docker's ``until``: a unix time, or a duration back from now ("10m", "24h")."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if value[-1:] in units:
+            return time.time() - float(value[:-1]) * units[value[-1]]
+        return float(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid filter 'until={value}'") from None
