@@ -30,6 +30,8 @@ _COMMON = "Common Commands"
 _MANAGEMENT = "Management Commands"
 
 ENTRIES: dict[str, Entry] = {
+    "build": Entry("wharf.cli.build:build_command", "Build an image from a Dockerfile", _COMMON),
+    "builder": Entry("wharf.cli.build:builder_group", "Manage builds", _MANAGEMENT),
     "images": Entry("wharf.cli.images:images_command", "List images", _COMMON),
     "info": Entry("wharf.cli.system:info_command", "Display system-wide information", _COMMON),
     "version": Entry(

@@ -1,4 +1,5 @@
-"""``version``, ``info`` (also ``system info``): what the client and the daemon are.
+"""``version``, ``info`` (also ``system info``): what the client and the daemon are; and
+``system prune``.
 
 ``version`` prints the ``Client:`` block even when no daemon answers (then the error follows
 on stderr, exit 1), and a ``Server:`` block with one entry per component the daemon reports,
@@ -7,6 +8,11 @@ from ``/info``: counts, storage driver and its status pairs, logging and cgroup 
 runtimes and the default one, kernel, OS, CPUs, memory (binary units), name, ID, root dir.
 Warnings from the daemon go to stderr. ``--format`` runs a template on the wire JSON
 (``{{.ServerVersion}}``, ``{{.Server.Version}}``, ``json``).
+
+``system prune`` asks docker's question (what goes, and the filters), then prunes stopped
+containers, anonymous volumes (``--volumes``), dangling images (``-a``: unused ones) and the
+build cache (``-a``: all of it) with the same filters, printing each section as its own
+``prune`` command does and the total space reclaimed.
 
 Imports click, ``wharf``, ``wharf.client`` and ``wharf.cli``.
 """
@@ -278,5 +284,89 @@ def info_command(format_source: str) -> None:
         err(warning)
 
 
+# --- prune
+
+
+def prune_warning(
+    *, prune_all: bool, volumes: bool, filters: dict[str, list[str]]
+) -> str:
+    """docker's confirmation text: what will go, and the filters that narrow it."""
+    warnings = ["all stopped containers"]
+    if volumes:
+        warnings.append("all anonymous volumes not used by at least one container")
+    warnings.append(
+        "all images without at least one container associated to them"
+        if prune_all
+        else "all dangling images"
+    )
+    warnings.append("all build cache" if prune_all else "unused build cache")
+    lines = ["WARNING! This will remove:", *(f"  - {warning}" for warning in warnings), ""]
+    if filters:
+        lines.append("  Items to be pruned will be filtered with:")
+        lines += [f"  - {key}={value}" for key in sorted(filters) for value in filters[key]]
+        lines.append("")
+    lines.append("Are you sure you want to continue?")
+    return "\n".join(lines)
+
+
+@docker_command(help="Remove unused data", name="prune")
+@click.option(
+    "-a",
+    "--all",
+    "prune_all",
+    is_flag=True,
+    help="Remove all unused images not just dangling ones",
+)
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="filter",
+    help='Provide filter values (e.g. "label=<key>=<value>")',
+)
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@click.option("--volumes", is_flag=True, help="Prune anonymous volumes")
+def prune_command(
+    prune_all: bool, filters: tuple[str, ...], force: bool, volumes: bool
+) -> None:
+    from wharf.cli.build import cache_prune_lines
+    from wharf.cli.formatting import human_size
+    from wharf.cli.images import confirm, parse_filters
+    from wharf.client.models import DeleteKind
+
+    parsed = parse_filters(filters)
+    if volumes and "until" in parsed:
+        raise CliError('ERROR: The "until" filter is not supported with "--volumes"')
+    if not force and not confirm(
+        prune_warning(prune_all=prune_all, volumes=volumes, filters=parsed)
+    ):
+        return
+    client = state().client()
+    reclaimed = 0
+    containers = client.containers_prune(filters=parsed)
+    if containers.deleted:
+        reclaimed += containers.space_reclaimed
+        out("\n".join(["Deleted Containers:", *containers.deleted, ""]))
+    if volumes:
+        removed_volumes = client.volumes_prune(filters=parsed)
+        if removed_volumes.deleted:
+            reclaimed += removed_volumes.space_reclaimed
+            out("\n".join(["Deleted Volumes:", *removed_volumes.deleted, ""]))
+    images = client.images_prune(dangling_only=not prune_all, filters=parsed)
+    if images.deleted:
+        reclaimed += images.space_reclaimed
+        lines = ["Deleted Images:"]
+        for item in images.deleted:
+            label = "deleted" if item.kind is DeleteKind.DELETED else "untagged"
+            lines.append(f"{label}: {item.ref}")
+        out("\n".join([*lines, ""]))
+    cache = client.build_cache_prune(all=prune_all, filters=parsed)
+    reclaimed += cache.space_reclaimed
+    if cache_lines := cache_prune_lines(cache.caches_deleted):
+        out("\n".join(cache_lines))
+    out(f"Total reclaimed space: {human_size(reclaimed)}")
+
+
 system_group = DockerGroup("system", help=f"Manage {BIN.capitalize()}")
 system_group.add_command(info_command, "info")
+system_group.add_command(prune_command, "prune")

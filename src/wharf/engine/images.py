@@ -116,7 +116,9 @@ class ImageService(ImageDistribution):
         containers_using: Callable[[str], list[str]] = lambda image_id: [],
         leases: Leases | None = None,
         registries: RegistrySettings | None = None,
+        extra_roots: Callable[[], list[Descriptor]] = lambda: [],
     ) -> None:
+        self._extra_roots = extra_roots
         self._leases = leases
         self._registries = registries or RegistrySettings()
         self._content = content
@@ -485,6 +487,25 @@ class ImageService(ImageDistribution):
             saved[image.target] = SavedImage(names=references, image=image.resolved)
         save_images(self._content, list(saved.values()), out)
 
+    def set_extra_roots(self, roots: Callable[[], list[Descriptor]]) -> None:
+        """Other owners of images without names (the build cache) that GC must keep."""
+        self._extra_roots = roots
+
+    def name_image(self, target: Descriptor, tags: tuple[str, ...]) -> None:
+        """Give a built image its tags, or record it dangling when it has none."""
+        references = [parse_normalized(tag).with_default_tag() for tag in tags]
+        with self._lock, self._names.transaction():
+            if not references:
+                self._record_dangling(target)
+            for reference in references:
+                self._record_name(reference, target)
+
+    def named_manifests(self) -> set[str]:
+        return {str(record.digest) for record in self._names.list()}
+
+    def writing_unnamed_content(self) -> contextlib.AbstractContextManager[None]:
+        return self._writing_unnamed_content()
+
     @contextmanager
     def _writing_unnamed_content(self) -> Iterator[None]:
         """While unnamed blobs are being written, collection waits (they look like garbage)."""
@@ -610,6 +631,7 @@ class ImageService(ImageDistribution):
         roots = [_descriptor_of(record) for record in self._names.list()]
         if self._leases is not None:
             roots += self._leases.targets()
+        roots += self._extra_roots()
         collect_garbage(self._content, self._snapshotter, roots, self._platform)
         live = {chain.hex for image in self._all_images() for chain in image.resolved.chain_ids()}
         self._layer_sizes = {k: v for k, v in self._layer_sizes.items() if k in live}

@@ -29,6 +29,19 @@ Schema (``<data-root>/metadata.db``), version 1::
   v2 volumes
       name, driver, created_at, labels (JSON), options (JSON), anonymous (0/1)
 
+  v3 build_cache                        one row per cached build step (``buildcache``)
+      key          TEXT PRIMARY KEY     "sha256:<hex>" of the step's inputs (builder.cache)
+      parent_id    TEXT                 image ID the step stood on; index build_cache_by_parent
+      instruction  TEXT                 the expanded instruction, to explain misses
+      inputs       TEXT                 JSON {"sources": [[name, digest]], "args": [..]}
+      manifest_digest, media_type, size the step's image (manifest NULL: scratch-only)
+      image_id     TEXT                 its config digest
+      created_at, last_used  REAL
+  v3 networks
+      id (64 hex), name UNIQUE, driver, created_at, config (JSON: subnets, options, labels)
+  v3 endpoints                          a container's attachment to a network
+      network_id -> networks.id, container_id, config (JSON: address, mac, aliases)
+
 Later versions append to ``MIGRATIONS`` (networks, build cache, leases);
 a migration is never edited once released, and a database newer than the code is refused.
 
@@ -114,6 +127,45 @@ MIGRATIONS: tuple[Migration, ...] = (
                 anonymous  INTEGER NOT NULL DEFAULT 0
             )
             """,
+        ),
+    ),
+    Migration(
+        3,
+        "build cache, networks and endpoints",
+        (
+            """
+            CREATE TABLE build_cache (
+                key             TEXT PRIMARY KEY,
+                parent_id       TEXT NOT NULL,
+                instruction     TEXT NOT NULL,
+                inputs          TEXT NOT NULL DEFAULT '{}',
+                manifest_digest TEXT,
+                media_type      TEXT NOT NULL,
+                size            INTEGER NOT NULL,
+                image_id        TEXT NOT NULL,
+                created_at      REAL NOT NULL,
+                last_used       REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX build_cache_by_parent ON build_cache (parent_id)",
+            """
+            CREATE TABLE networks (
+                id         TEXT PRIMARY KEY,
+                name       TEXT NOT NULL UNIQUE,
+                driver     TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                config     TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE endpoints (
+                network_id   TEXT NOT NULL REFERENCES networks (id),
+                container_id TEXT NOT NULL,
+                config       TEXT NOT NULL,
+                PRIMARY KEY (network_id, container_id)
+            )
+            """,
+            "CREATE INDEX endpoints_by_container ON endpoints (container_id)",
         ),
     ),
 )
