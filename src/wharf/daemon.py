@@ -23,14 +23,18 @@ from aiohttp import web
 
 from wharf import __version__
 from wharf.api.app import build_app
+from wharf.api.routers import build as build_router
 from wharf.api.routers import container_fs as container_fs_router
 from wharf.api.routers import containers as containers_router
 from wharf.api.routers import exec as exec_router
 from wharf.api.routers import images as images_router
+from wharf.api.routers import networks as networks_router
 from wharf.api.routers import system as system_router
 from wharf.api.routers import volumes as volumes_router
 from wharf.engine.engine import Engine
 from wharf.engine.exec import ExecConfig
+from wharf.engine.network_base import EventLoopRunner
+from wharf.engine.networks import NetworkService
 from wharf.engine.system import DaemonPaths
 from wharf.errdefs import WharfError
 from wharf.remotes.settings import DEFAULT_CERTS_DIR, RegistrySettings, parse_mirror
@@ -88,6 +92,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_CERTS_DIR,
         help="per-registry TLS material, <dir>/<host>/{ca.crt,client.cert,client.key}",
     )
+    parser.add_argument(
+        "--network-prefix",
+        default=os.environ.get("WHARF_NETWORK_PREFIX", ""),
+        metavar="PREFIX",
+        help="name our bridges, veths and nftables table after PREFIX (1-8 of [a-z0-9]) so"
+        " several daemons can share a host; the default bridge is then PREFIX0",
+    )
     parser.add_argument("-v", "--version", action="version", version=f"wharfd {__version__}")
     return parser.parse_args(argv)
 
@@ -135,7 +146,7 @@ def _take_pid_lock(exec_root: Path) -> int:
     return fd
 
 
-async def _serve(app: web.Application, host: str) -> None:
+async def _serve(app: web.Application, host: str, networks: NetworkService | None = None) -> None:
     # Attach and follow streams outlive any grace period; cut them after a short one.
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
@@ -162,8 +173,13 @@ async def _serve(app: web.Application, host: str) -> None:
     loop.set_default_executor(ThreadPoolExecutor(max_workers=128, thread_name_prefix="api"))
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if networks is not None:
+        # The embedded DNS server lives on this loop; the engine reaches it from its threads.
+        await asyncio.to_thread(networks.attach_loop, EventLoopRunner(loop))
     await stop.wait()
     log.info("shutting down")
+    if networks is not None:
+        await asyncio.to_thread(networks.detach_loop)
     await runner.cleanup()
     if host.startswith("unix://"):
         with contextlib.suppress(FileNotFoundError):
@@ -191,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 mirrors=mirrors,
                 certs_dir=args.certs_dir,
             ),
+            network_prefix=args.network_prefix,
         )
     except WharfError as exc:
         log.critical("cannot start: %s", exc.message)
@@ -204,9 +221,11 @@ def main(argv: list[str] | None = None) -> int:
                 *container_fs_router.routes(engine.inspector, engine.inspector),
                 *exec_router.routes(engine.execs, ExecConfig.from_wire),
                 *volumes_router.routes(engine.volumes),
+                *networks_router.routes(engine.networks),
+                *build_router.routes(engine.build),
             ]
         )
-        asyncio.run(_serve(app, args.host))
+        asyncio.run(_serve(app, args.host, engine.networks))
     finally:
         engine.close()
         os.close(lock_fd)

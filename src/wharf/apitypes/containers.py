@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wharf.apitypes.networks import NetworkingConfig, NetworkSettings
 from wharf.errdefs import InvalidArgument
 
 
@@ -131,6 +132,7 @@ class ContainerConfig:
     stop_timeout: int | None = None
     on_build: tuple[str, ...] = ()
     shell: tuple[str, ...] = ()
+    mac_address: str = ""  # deprecated in Config since API 1.44 (per endpoint now); still sent
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> ContainerConfig:
@@ -159,6 +161,7 @@ class ContainerConfig:
             stop_timeout=None if stop_timeout is None else _int(stop_timeout, "StopTimeout"),
             on_build=_strings(raw.get("OnBuild"), "OnBuild"),
             shell=_strings(raw.get("Shell"), "Shell"),
+            mac_address=_str(raw.get("MacAddress"), "MacAddress"),
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -193,6 +196,8 @@ class ContainerConfig:
             wire["Shell"] = list(self.shell)
         if self.network_disabled:
             wire["NetworkDisabled"] = True
+        if self.mac_address:
+            wire["MacAddress"] = self.mac_address
         return wire
 
 
@@ -286,6 +291,8 @@ class HostConfig:
     init: bool | None = None
     extra_hosts: tuple[str, ...] = ()
     dns: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
     log_type: str = "json-file"
     log_config: dict[str, str] = field(default_factory=dict, hash=False)
     runtime: str = ""
@@ -348,6 +355,8 @@ class HostConfig:
             init=None if init is None else bool(init),
             extra_hosts=_strings(raw.get("ExtraHosts"), "ExtraHosts"),
             dns=_strings(raw.get("Dns"), "Dns"),
+            dns_options=_strings(raw.get("DnsOptions"), "DnsOptions"),
+            dns_search=_strings(raw.get("DnsSearch"), "DnsSearch"),
             log_type=log_type,
             log_config=_str_map(log.get("Config"), "LogConfig.Config"),
             runtime=_str(raw.get("Runtime"), "Runtime"),
@@ -387,8 +396,8 @@ class HostConfig:
             "CapDrop": list(self.cap_drop) or None,
             "CgroupnsMode": "private",
             "Dns": list(self.dns),
-            "DnsOptions": [],
-            "DnsSearch": [],
+            "DnsOptions": list(self.dns_options),
+            "DnsSearch": list(self.dns_search),
             "ExtraHosts": list(self.extra_hosts) or None,
             "GroupAdd": list(self.group_add) or None,
             "IpcMode": "private",
@@ -497,6 +506,7 @@ class CreateRequest:
     config: ContainerConfig
     host_config: HostConfig
     platform: str = ""
+    networking: NetworkingConfig = NetworkingConfig()
 
     @classmethod
     def from_wire(cls, body: object, *, name: str, platform: str = "") -> CreateRequest:
@@ -510,6 +520,7 @@ class CreateRequest:
             config=config,
             host_config=HostConfig.from_wire(body.get("HostConfig")),
             platform=platform,
+            networking=NetworkingConfig.from_wire(body.get("NetworkingConfig")),
         )
 
 
@@ -560,6 +571,7 @@ class ContainerSummary:
     mounts: tuple[dict[str, Any], ...]
     ports: tuple[dict[str, Any], ...] = ()
     size_rw: int | None = None
+    network_settings: NetworkSettings | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -574,7 +586,11 @@ class ContainerSummary:
             "State": self.state,
             "Status": self.status,
             "HostConfig": {"NetworkMode": self.network_mode},
-            "NetworkSettings": {"Networks": {}},
+            "NetworkSettings": (
+                self.network_settings.summary_wire()
+                if self.network_settings is not None
+                else {"Networks": {}}
+            ),
             "Mounts": list(self.mounts),
         }
         if self.size_rw is not None:
@@ -604,6 +620,7 @@ class ContainerInspect:
     mounts: tuple[dict[str, Any], ...]
     config: ContainerConfig
     network_mode: str
+    network_settings: NetworkSettings | None = None
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -629,7 +646,9 @@ class ContainerInspect:
             "GraphDriver": {"Name": "overlayfs", "Data": dict(self.graph_driver_data)},
             "Mounts": list(self.mounts),
             "Config": self.config.to_wire(),
-            "NetworkSettings": {
+            "NetworkSettings": self.network_settings.to_wire()
+            if self.network_settings is not None
+            else {
                 "Bridge": "",
                 "SandboxID": "",
                 "SandboxKey": "",

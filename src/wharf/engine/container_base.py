@@ -27,6 +27,7 @@ from wharf.engine.container_model import (
 )
 from wharf.engine.container_types import (
     AttachTicket,
+    NetworkProvider,
     VolumeProvider,
     WaitResult,
 )
@@ -61,6 +62,7 @@ class ContainerStore:
         exec_root: Path,
         host: HostFacts,
         volumes: VolumeProvider | None = None,
+        networks: NetworkProvider | None = None,
     ) -> None:
         self._records = records
         self._images = images
@@ -72,6 +74,7 @@ class ContainerStore:
         self._socket_root = exec_root / "sock"
         self._host = host
         self._volumes = volumes
+        self._networks = networks
         self._lock = threading.RLock()
         self._container_locks: dict[str, threading.RLock] = {}
         self._waiters: dict[str, list[tuple[str, Future[WaitResult]]]] = {}

@@ -129,7 +129,8 @@ class ContainerExits(ContainerStore):
             self._schedule_restart(config, new_state)
 
     def _teardown(self, config: ContainerConfig) -> None:
-        """Everything a stopped container must not hold: runtime state, rootfs mount, cgroup."""
+        """Everything a stopped container must not hold: runtime state, rootfs mount, cgroup,
+        network namespace, addresses and published ports."""
         container_id = config.id
         runtime = self._runtime(config)
         if runtime.exists(container_id):
@@ -141,6 +142,9 @@ class ContainerExits(ContainerStore):
                 self._snapshotter.unmount(rootfs)
         with contextlib.suppress(OSError, WharfError):
             cgroups.cleanup(cgroups.locate(f"/wharf/{container_id}"))
+        if self._networks is not None:
+            with contextlib.suppress(WharfError):
+                self._networks.release(container_id)
         for path in (self._attach_socket(container_id), self._console_socket(container_id)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()

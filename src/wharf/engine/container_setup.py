@@ -18,7 +18,9 @@ from pathlib import PurePosixPath
 from wharf.apitypes.containers import ContainerConfig as WireConfig
 from wharf.apitypes.containers import CreateRequest, HostConfig
 from wharf.engine.container_model import MountPoint
-from wharf.errdefs import InvalidArgument
+from wharf.engine.network_model import Endpoint
+from wharf.errdefs import InvalidArgument, NotFound
+from wharf.network.etcfiles import parse_add_host
 from wharf.oci.config import ImageConfig
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -290,20 +292,29 @@ def validate_host_config(host_config: HostConfig, runtimes: set[str]) -> None:
         raise InvalidArgument(f"unknown or invalid runtime name: {host_config.runtime}")
     if host_config.auto_remove and host_config.restart_policy not in ("", "no"):
         raise InvalidArgument("can't create 'AutoRemove' container with restart policy")
-    if host_config.network_mode not in ("", "default", "bridge", "none", "host"):
-        raise InvalidArgument(f"network {host_config.network_mode} not found")
     for entry in host_config.extra_hosts:
-        host, sep, address = entry.partition(":")
-        if not sep or not host or not address:
-            raise InvalidArgument(f'invalid argument "{entry}" for "--add-host" flag')
+        parse_add_host(entry)
+    mode = host_config.network_mode
+    if mode.startswith("container:") and (
+        host_config.port_bindings or host_config.publish_all_ports
+    ):
+        raise InvalidArgument(
+            "conflicting options: port publishing and the container type network mode"
+        )
+
+
+def check_network_mode(network_mode: str) -> list[Endpoint]:
+    """Without a network service (unit tests, tools): only the built-in modes exist."""
+    if network_mode not in ("", "default", "bridge", "none", "host"):
+        raise NotFound(f"network {network_mode} not found")
+    return []
 
 
 def create_warnings(request: CreateRequest) -> list[str]:
     warnings = []
-    if request.host_config.port_bindings:
-        warnings.append("Published ports are not supported yet; ports were recorded, not opened.")
-    if request.host_config.network_mode == "bridge":
-        warnings.append("Bridge networks are not available yet: the container has no network.")
+    hc = request.host_config
+    if hc.network_mode == "host" and (hc.port_bindings or hc.publish_all_ports):
+        warnings.append("Published ports are discarded when using host network mode")
     return warnings
 
 

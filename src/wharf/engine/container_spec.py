@@ -1,6 +1,7 @@
 """How a container's configuration becomes what the OCI runtime runs: the runtime spec
-(user resolved inside the rootfs, mounts, resources, security options) and the /etc files
-Docker provides (hostname, hosts, resolv.conf), written under the container's data dir.
+(user resolved inside the rootfs, mounts, resources, security options, the network namespace
+the network service prepared) and the /etc files Docker provides (hostname, hosts,
+resolv.conf), written under the container's data dir.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wharf.engine.container_model import ContainerConfig
+from wharf.engine.network_model import NetworkSetup, SandboxMode
 from wharf.runtime.spec import (
     BindMount,
     ContainerSpec,
@@ -21,14 +23,32 @@ from wharf.runtime.users import resolve_user
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
+_MODES = {
+    SandboxMode.NONE: NetworkMode.NONE,
+    SandboxMode.HOST: NetworkMode.HOST,
+    SandboxMode.PATH: NetworkMode.PATH,
+}
+
+
 def build_container_spec(
-    config: ContainerConfig, rootfs: Path, *, data_dir: Path, write_files: bool = True
+    config: ContainerConfig,
+    rootfs: Path,
+    *,
+    data_dir: Path,
+    write_files: bool = True,
+    network: NetworkSetup | None = None,
 ) -> ContainerSpec:
-    """The runtime spec of a container: its config turned into the OCI runtime's terms."""
+    """The runtime spec of a container: its config turned into the OCI runtime's terms.
+
+    ``network`` is what the network service set up; without it (no network service) the
+    container gets an empty namespace, or the host's for ``--network host``."""
     wire = config.config
     hc = config.host_config
     if write_files:
-        write_etc_files(config, data_dir)
+        if network is not None:
+            write_network_files(config, data_dir, network)
+        else:
+            write_etc_files(config, data_dir)
     uid, gid, groups = resolve_user(rootfs, wire.user, group_add=hc.group_add)
     binds = []
     tmpfs = []
@@ -43,7 +63,12 @@ def build_container_spec(
                     read_only=not mount.rw,
                 )
             )
-    network = NetworkMode.HOST if hc.network_mode == "host" else NetworkMode.NONE
+    if network is not None:
+        mode = _MODES[network.mode]
+        netns_path = str(network.netns_path) if network.netns_path is not None else None
+    else:
+        mode = NetworkMode.HOST if hc.network_mode == "host" else NetworkMode.NONE
+        netns_path = None
     security = set(hc.security_opt)
     no_new_privileges = not (
         "no-new-privileges=false" in security or "no-new-privileges:false" in security
@@ -66,7 +91,8 @@ def build_container_spec(
         readonly_rootfs=hc.read_only_rootfs,
         binds=tuple(binds),
         tmpfs=tuple(tmpfs),
-        network=network,
+        network=mode,
+        netns_path=netns_path,
         privileged=hc.privileged,
         cap_add=hc.cap_add,
         cap_drop=hc.cap_drop,
@@ -93,6 +119,14 @@ def build_container_spec(
             "/etc/resolv.conf": data_dir / "resolv.conf",
         },
     )
+
+
+def write_network_files(config: ContainerConfig, data_dir: Path, network: NetworkSetup) -> None:
+    """/etc/hostname, and the hosts and resolv.conf the network service wrote for it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "hostname").write_text(f"{config.config.hostname}\n")
+    (data_dir / "hosts").write_text(network.hosts)
+    (data_dir / "resolv.conf").write_text(network.resolv_conf)
 
 
 def write_etc_files(config: ContainerConfig, data_dir: Path) -> None:

@@ -1,14 +1,22 @@
 """Values the container service hands out: create results, wait results, attach targets
-and tickets, and the volume capability it needs (a Protocol the volume service meets)."""
+and tickets, and the capabilities it needs (Protocols the volume and network services
+meet)."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from wharf.apitypes.containers import CreateRequest
+    from wharf.apitypes.networks import NetworkSettings
+    from wharf.engine.container_model import ContainerConfig, ContainerState
+    from wharf.engine.network_model import Endpoint, NetworkSetup
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,27 @@ class VolumeProvider(Protocol):
     def remove_anonymous(self, names: list[str]) -> list[str]: ...
 
     def locked(self) -> contextlib.AbstractContextManager[object]: ...
+
+
+class NetworkProvider(Protocol):
+    """What containers need from networks: endpoints checked at create and recorded, a
+    namespace and /etc files at start, everything released at stop and dropped at rm."""
+
+    def plan(self, container_id: str, request: CreateRequest) -> list[Endpoint]: ...
+
+    def register(self, endpoints: Sequence[Endpoint]) -> None: ...
+
+    def setup(self, config: ContainerConfig) -> NetworkSetup: ...
+
+    def release(self, container_id: str) -> None: ...
+
+    def forget(self, container_id: str) -> None: ...
+
+    def container_settings(
+        self, config: ContainerConfig, state: ContainerState
+    ) -> NetworkSettings: ...
+
+    def networks_of(self, container_id: str) -> list[str]: ...
 
 
 class AttachTicket:

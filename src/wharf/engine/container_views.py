@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from wharf.apitypes.containers import ContainerInspect, ContainerStateView, ContainerSummary
 from wharf.apitypes.filters import Filters
+from wharf.apitypes.networks import NetworkSettings, ports_summary
 from wharf.engine.container_model import ZERO_TIME, ContainerConfig, ContainerState, Status
 from wharf.errdefs import InvalidArgument
 
@@ -91,7 +92,12 @@ def command_text(config: ContainerConfig) -> str:
     return " ".join((config.path, *config.args))
 
 
-def summary(config: ContainerConfig, state: ContainerState) -> ContainerSummary:
+def summary(
+    config: ContainerConfig,
+    state: ContainerState,
+    *,
+    network_settings: NetworkSettings | None = None,
+) -> ContainerSummary:
     created = parse_time(config.created)
     return ContainerSummary(
         id=config.id,
@@ -105,6 +111,8 @@ def summary(config: ContainerConfig, state: ContainerState) -> ContainerSummary:
         labels=dict(config.config.labels),
         network_mode=config.host_config.network_mode or "none",
         mounts=tuple(m.to_wire() for m in config.mounts),
+        ports=tuple(ports_summary(network_settings.ports)) if network_settings else (),
+        network_settings=network_settings,
     )
 
 
@@ -130,6 +138,7 @@ def inspect(
     *,
     data_dir: str,
     graph_driver_data: dict[str, str],
+    network_settings: NetworkSettings | None = None,
 ) -> ContainerInspect:
     return ContainerInspect(
         id=config.id,
@@ -150,6 +159,7 @@ def inspect(
         mounts=tuple(m.to_wire() for m in config.mounts),
         config=config.config,
         network_mode=config.host_config.network_mode or "none",
+        network_settings=network_settings,
     )
 
 
@@ -160,6 +170,7 @@ def matches(
     *,
     image_ids_for: dict[str, set[str]],
     created_of: dict[str, float],
+    networks: list[str] | None = None,
 ) -> bool:
     """Docker's ps filters; ``image_ids_for`` maps an ancestor filter value to image IDs."""
     ids = filters.get("id")
@@ -208,5 +219,8 @@ def matches(
         m.name in volumes or m.destination in volumes or m.source in volumes for m in config.mounts
     ):
         return False
-    networks = filters.get("network")
-    return not (networks and (config.host_config.network_mode or "none") not in networks)
+    wanted_networks = filters.get("network")
+    if not wanted_networks:
+        return True
+    joined = networks if networks is not None else [config.host_config.network_mode or "none"]
+    return any(value in joined for value in wanted_networks)

@@ -5,11 +5,13 @@ happens when a process ends, and recovery, is ``container_exits``.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import logging
 import os
 import shutil
 import signal as signals
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +45,7 @@ from wharf.errdefs import (
     NotModified,
     WharfError,
 )
+from wharf.images.resolve import ResolvedImage
 from wharf.metadata.containers import ContainerRow
 from wharf.runtime.logs import LogEntry, follow_logs, read_logs
 from wharf.runtime.monitor_client import (
@@ -66,13 +69,20 @@ _ATTACH_CONNECT_TIMEOUT = 5.0
 class ContainerService(ContainerExits):
     # ------------------------------------------------------------------ create
 
-    def create(self, request: CreateRequest) -> CreateResult:
+    def create(self, request: CreateRequest, *, image: ResolvedImage | None = None) -> CreateResult:
+        """A new container; ``image`` when the caller (a build step) already resolved it."""
         container_setup.validate_host_config(request.host_config, set(self._runtimes))
         name = container_setup.validate_name(request.name)
-        image = self._images.resolve(request.config.image)
+        if image is None:
+            image = self._images.resolve(request.config.image)
         command, merged = container_setup.resolve_command(request.config, image.config)
         mounts = container_setup.collect_mounts(request.host_config, merged.volumes)
         container_id = container_setup.new_container_id()
+        endpoints = (
+            self._networks.plan(container_id, request)
+            if self._networks is not None
+            else container_setup.check_network_mode(request.host_config.network_mode)
+        )
         with self._lock:
             taken = {row.name for row in self._records.list()}
             if not name:
@@ -96,7 +106,13 @@ class ContainerService(ContainerExits):
                 raise InvalidArgument(f"invalid log option: {exc}") from exc
             if log_max_files < 1:
                 raise InvalidArgument("max-file cannot be less than 1")
-            hostname = merged.hostname or container_id[:12]
+            # Host networking shares the host's UTS name unless one is given, as in Docker.
+            default_hostname = (
+                socket.gethostname()
+                if request.host_config.network_mode == "host"
+                else container_id[:12]
+            )
+            hostname = merged.hostname or default_hostname
             config = ContainerConfig(
                 id=container_id,
                 name=name,
@@ -134,6 +150,13 @@ class ContainerService(ContainerExits):
                             state=ContainerState().to_json(),
                         )
                     )
+                    if self._networks is not None:
+                        try:
+                            self._networks.register(endpoints)
+                        except BaseException:
+                            with contextlib.suppress(NotFound):
+                                self._records.delete(container_id)
+                            raise
             except BaseException:
                 self._discard_files(container_id)
                 raise
@@ -196,7 +219,10 @@ class ContainerService(ContainerExits):
             raise
         try:
             self._populate_volumes(config, rootfs)
-            spec = build_container_spec(config, rootfs, data_dir=self._data_dir(container_id))
+            network = self._networks.setup(config) if self._networks is not None else None
+            spec = build_container_spec(
+                config, rootfs, data_dir=self._data_dir(container_id), network=network
+            )
             (state_dir / "bundle" / "config.json").write_bytes(render_config(spec, self._host))
             for stale in ("exit.json", "init.pid"):
                 with contextlib.suppress(FileNotFoundError):
@@ -462,6 +488,9 @@ class ContainerService(ContainerExits):
             except NotFound:
                 return  # removed meanwhile (auto-remove)
             self._teardown(config)
+            if self._networks is not None:
+                with contextlib.suppress(WharfError):
+                    self._networks.forget(container_id)
             with contextlib.suppress(WharfError):
                 if self._snapshotter.exists(container_id):
                     self._snapshotter.remove(container_id)
@@ -530,11 +559,26 @@ class ContainerService(ContainerExits):
             state = ContainerState.from_json(row.state)
             if not all and not filters.get("status") and not state.running:
                 continue
+            networks = (
+                self._networks.networks_of(config.id)
+                if self._networks is not None and filters.get("network")
+                else None
+            )
             if not container_views.matches(
-                config, state, filters, image_ids_for=image_ids, created_of=created_of
+                config,
+                state,
+                filters,
+                image_ids_for=image_ids,
+                created_of=created_of,
+                networks=networks,
             ):
                 continue
-            summaries.append(container_views.summary(config, state))
+            settings = (
+                self._networks.container_settings(config, state)
+                if self._networks is not None
+                else None
+            )
+            summaries.append(container_views.summary(config, state, network_settings=settings))
         return summaries[:limit] if limit > 0 else summaries
 
     def inspect(self, reference: str) -> ContainerInspect:
@@ -545,6 +589,11 @@ class ContainerService(ContainerExits):
             state,
             data_dir=str(self._data_dir(container_id)),
             graph_driver_data={"MergedDir": str(self._rootfs(container_id))},
+            network_settings=(
+                self._networks.container_settings(config, state)
+                if self._networks is not None
+                else None
+            ),
         )
 
     def config_and_state(self, reference: str) -> tuple[ContainerConfig, ContainerState]:
@@ -552,6 +601,22 @@ class ContainerService(ContainerExits):
 
     def runtime_for(self, config: ContainerConfig) -> OciRuntime:
         return self._runtime(config)
+
+    def container_lock(self, container_id: str) -> threading.RLock:
+        """The lock that guards one container's state changes (network connect takes it)."""
+        return self._container_lock(container_id)
+
+    def all_containers(self) -> builtins.list[tuple[ContainerConfig, ContainerState]]:
+        return [
+            (ContainerConfig.from_json(row.config), ContainerState.from_json(row.state))
+            for row in self._records.list()
+        ]
+
+    def release_rootfs(self, container_id: str) -> None:
+        """Unmount a stopped container's rootfs now (a build step commits its upper dir)."""
+        rootfs = self._rootfs(container_id)
+        if os.path.ismount(rootfs):
+            self._snapshotter.unmount(rootfs)
 
     def state_dir(self, container_id: str) -> Path:
         return self._state_dir(container_id)

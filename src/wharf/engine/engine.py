@@ -15,14 +15,17 @@ import logging
 import shutil
 
 from wharf.content.local import LocalStore
+from wharf.engine.build import TRANSIENT_SNAPSHOT_PREFIX, BuildService
 from wharf.engine.container_ops import ContainerInspector
 from wharf.engine.containers import ContainerService
 from wharf.engine.exec import ExecService
 from wharf.engine.images import ImageService
+from wharf.engine.networks import NetworkService, open_network_service
 from wharf.engine.system import DaemonPaths, SystemService
 from wharf.engine.volumes import VolumeService
 from wharf.errdefs import WharfError
 from wharf.images.leases import Leases
+from wharf.metadata.buildcache import BuildCacheRecords
 from wharf.metadata.containers import ContainerRecords
 from wharf.metadata.db import MetadataDB
 from wharf.metadata.images import ImageNames
@@ -37,7 +40,7 @@ from wharf.volumes.local import LocalVolumes
 
 log = logging.getLogger("wharf.engine")
 
-_TRANSIENT_KEYS = ("unpack-", "import-")
+_TRANSIENT_KEYS = ("unpack-", "import-", TRANSIENT_SNAPSHOT_PREFIX)
 RUNTIME_NAMES = ("crun", "runc")
 
 
@@ -67,7 +70,11 @@ class Engine:
         inspector: ContainerInspector,
         volumes: VolumeService,
         system: SystemService,
+        build: BuildService,
+        networks: NetworkService,
     ) -> None:
+        self.networks = networks
+        self.build = build
         self.paths = paths
         self._db = db
         self.images = images
@@ -84,6 +91,7 @@ class Engine:
         *,
         default_runtime: str | None = None,
         registries: RegistrySettings | None = None,
+        network_prefix: str = "",
     ) -> Engine:
         content = LocalStore(paths.data_root / "content")
         snapshotter = OverlaySnapshotter(paths.data_root / "snapshots")
@@ -119,6 +127,8 @@ class Engine:
             LocalVolumes(paths.data_root / "volumes"),
             in_use=lambda name: holder["containers"].volumes_in_use(name),
         )
+        networks = open_network_service(db, paths.exec_root, prefix=network_prefix)
+        networks.prepare()
         containers = ContainerService(
             records=ContainerRecords(db),
             images=images,
@@ -129,10 +139,25 @@ class Engine:
             exec_root=paths.exec_root,
             host=host,
             volumes=volumes,
+            networks=networks,
         )
+        networks.bind_containers(containers)
         holder["containers"] = containers
+        build = BuildService(
+            images=images,
+            containers=containers,
+            content=content,
+            snapshotter=snapshotter,
+            records=BuildCacheRecords(db),
+            data_root=paths.data_root,
+            exec_root=paths.exec_root,
+            platform=host_platform(),
+        )
+        images.set_extra_roots(build.cache_roots)
         volumes.restore()
         containers.recover()
+        networks.reconcile()
+        build.recover()
         images.collect_garbage()
         system = SystemService(
             paths,
@@ -152,8 +177,11 @@ class Engine:
             ),
             volumes=volumes,
             system=system,
+            build=build,
+            networks=networks,
         )
 
     def close(self) -> None:
         self.containers.close()
+        self.networks.close()
         self._db.close()
