@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -348,3 +349,142 @@ def test_cache_survives_restart_and_builder_prune_clears_it(daemon, base_image_t
     pruned = daemon.wharf("builder", "prune", "-a", "-f").stdout
     assert "Total reclaimed space" in pruned
     assert "Using cache" not in _build(daemon, context, "-t", "cached:1")
+
+
+def test_copy_chown_chmod_bind_mount_from_stage_and_network_none(busybox_daemon, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "tool.sh").write_text("#!/bin/sh\necho tool-ran\n")
+    (context / "Dockerfile").write_text(
+        "FROM busybox AS assets\n"
+        "RUN mkdir /assets && echo from-assets > /assets/data.txt\n"
+        "FROM busybox\n"
+        "COPY --chown=123:456 --chmod=750 tool.sh /usr/local/bin/tool\n"
+        "RUN --mount=type=bind,from=assets,source=/assets,target=/mnt/assets "
+        "cat /mnt/assets/data.txt > /copied.txt\n"
+        "RUN --network=none sh -c 'ls /sys/class/net' > /ifaces.txt\n"
+    )
+    tag = _unique(tmp_path, "flags")
+    _build(busybox_daemon, context, "-t", tag)
+    out = _run(
+        busybox_daemon,
+        tag,
+        "sh",
+        "-c",
+        "stat -c '%u:%g %a' /usr/local/bin/tool; tool; "
+        "cat /copied.txt /ifaces.txt; ls /mnt/assets 2>&1 | head -1",
+    )
+    lines = out.splitlines()
+    assert lines[0] == "123:456 750"
+    assert lines[1] == "tool-ran"
+    assert lines[2] == "from-assets"
+    assert lines[3:-1] == ["lo"]
+    assert "No such file" in lines[-1]  # the bind mount's target stays out of the image
+    busybox_daemon.wharf("rmi", tag)
+
+
+def test_add_fetches_urls_and_explain_cache_says_why(busybox_daemon, tmp_path):
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "remote.txt").write_text("fetched over http\n")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(served), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        context = tmp_path / "ctx"
+        context.mkdir()
+        url = f"http://127.0.0.1:{server.server_address[1]}/remote.txt"
+        (context / "Dockerfile").write_text(
+            f"FROM busybox\nARG FLAVOUR=plain\nADD {url} /opt/\nRUN echo $FLAVOUR > /flavour\n"
+        )
+        tag = _unique(tmp_path, "addurl")
+        first = _build(busybox_daemon, context, "-t", tag, "--explain-cache")
+        assert "Cache miss:" in first
+        assert (
+            _run(busybox_daemon, tag, "cat", "/opt/remote.txt", "/flavour")
+            == "fetched over http\nplain\n"
+        )
+        changed = _build(busybox_daemon, context, "-t", tag, "--build-arg", "FLAVOUR=spicy")
+        assert "build args changed: FLAVOUR" in changed
+        (served / "remote.txt").write_text("changed upstream\n")
+        refetched = _build(busybox_daemon, context, "-t", tag)
+        assert "files changed" in refetched
+        busybox_daemon.wharf("rmi", tag)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_bad_flags_fail_before_anything_runs(busybox_daemon, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo should-not-run\n")
+    wrong_platform = busybox_daemon.wharf(
+        "build", "--platform", "linux/s390x", context, check=False
+    )
+    assert wrong_platform.returncode == 1 and "only for the host platform" in wrong_platform.stderr
+    bad_tag = busybox_daemon.wharf("build", "-t", "Bad:Tag!", context, check=False)
+    assert bad_tag.returncode != 0 and "should-not-run" not in bad_tag.stdout
+    no_target = busybox_daemon.wharf("build", "--target", "nope", context, check=False)
+    assert no_target.returncode == 1 and "failed to reach build target nope" in no_target.stderr
+    missing_base = tmp_path / "missing"
+    missing_base.mkdir()
+    (missing_base / "Dockerfile").write_text("FROM 127.0.0.1:1/nothing/here:latest\n")
+    unreachable = busybox_daemon.wharf("build", missing_base, check=False)
+    assert unreachable.returncode == 1
+    assert "failed to pull 127.0.0.1:1/nothing/here" in unreachable.stderr
+
+
+def test_dockerfile_outside_the_context_and_ignored_build_files(busybox_daemon, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "app.txt").write_text("app\n")
+    (context / ".dockerignore").write_text(".dockerignore\nDockerfile\n")
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY . /ctx/\n")
+    outside = tmp_path / "build.Dockerfile"
+    outside.write_text('FROM busybox\nCOPY . /ctx/\nCMD ["ls", "-A", "/ctx"]\n')
+    tag = _unique(tmp_path, "outside")
+    _build(busybox_daemon, context, "-t", tag, "-f", str(outside))
+    assert _run(busybox_daemon, tag).split() == ["app.txt"]
+    busybox_daemon.wharf("rmi", tag)
+
+
+def test_independent_stages_run_in_parallel(busybox_daemon, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox AS left\n"
+        "RUN echo left-start && sleep 2 && echo left-end | tee /left\n"
+        "FROM busybox AS right\n"
+        "RUN echo right-start && sleep 2 && echo right-end | tee /right\n"
+        "FROM busybox\n"
+        "COPY --from=left /left /\n"
+        "COPY --from=right /right /\n"
+    )
+    tag = _unique(tmp_path, "parallel")
+    output = _build(busybox_daemon, context, "-t", tag)
+    # Both RUN steps started before either finished: the stages overlapped.
+    starts = max(output.index("left-start\n"), output.index("right-start\n"))
+    assert starts < min(output.index("left-end\n"), output.index("right-end\n"))
+    assert _run(busybox_daemon, tag, "cat", "/left", "/right") == "left-end\nright-end\n"
+    busybox_daemon.wharf("rmi", tag)
+
+
+def test_docker_cli_classic_builder_builds_here(busybox_daemon, tmp_path):
+    docker = shutil.which("docker")
+    assert docker, "the docker CLI is part of this machine's toolset"
+    context = _context(tmp_path, "entrypoint")
+    tag = _unique(tmp_path, "dockercli")
+    env = {**busybox_daemon.env, "DOCKER_HOST": busybox_daemon.host, "DOCKER_BUILDKIT": "0"}
+    proc = subprocess.run(
+        [docker, "build", "-t", tag, str(context)], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Successfully tagged" in proc.stdout
+    assert _run(busybox_daemon, tag) == "entry default args\n"
+    busybox_daemon.wharf("rmi", tag)

@@ -11,6 +11,7 @@ to the target → tag. Output is the classic builder's text (``Step 3/9 : ...``)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from wharf.apitypes.build import BuildMessage, BuildOptions
 from wharf.builder import stages as planning
 from wharf.builder.backend import BuildBackend, RunNetwork, StepImage
 from wharf.builder.context import tree
+from wharf.builder.context.ignore import IgnoreMatcher
 from wharf.builder.dockerfile import Dockerfile, Instruction, parse_dockerfile
 from wharf.builder.steps import (
     BuildFailed,
@@ -57,6 +59,7 @@ class Builder:
 
         self._check_platform(options.platform)
         dockerfile = self._read_dockerfile(context_dir, options.dockerfile)
+        _drop_build_files(context_dir, options.dockerfile or "Dockerfile")
         for warning in dockerfile.warnings:
             say(f"[Warning] {warning}\n")
         build_args = dict(options.build_args)
@@ -223,6 +226,21 @@ class Builder:
         unused = sorted(set(build_args) - declared - planning.PROXY_ARGS)
         if unused:
             say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
+
+
+def _drop_build_files(context_dir: Path, dockerfile: str) -> None:
+    """As dockerd does: the Dockerfile and .dockerignore leave the context when .dockerignore
+    excludes them (the docker CLI sends them anyway, and a Dockerfile from outside the
+    context as ``.dockerfile.<hex>``), so ``COPY . .`` never copies them."""
+    ignore = context_dir / ".dockerignore"
+    try:
+        matcher = IgnoreMatcher.parse(ignore.read_text(errors="replace"))
+    except (FileNotFoundError, IsADirectoryError):
+        return
+    for name in (".dockerignore", dockerfile):
+        if matcher.excluded(name.lstrip("/")):
+            with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                tree.scoped_path(context_dir, name, follow_final=False).unlink()
 
 
 def _parse_triggers(triggers: tuple[str, ...]) -> tuple[Instruction, ...]:

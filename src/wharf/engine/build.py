@@ -72,7 +72,7 @@ from wharf.oci.descriptor import Descriptor
 from wharf.oci.digest import Digest, chain_id
 from wharf.oci.manifest import Manifest
 from wharf.oci.platform import Platform
-from wharf.oci.reference import parse_normalized
+from wharf.oci.reference import Reference, parse_normalized
 from wharf.runtime.users import resolve_user
 from wharf.snapshots.snapshotter import Snapshotter
 
@@ -144,16 +144,22 @@ class EngineBuildBackend:
         if resolved is None:
             reference = parse_normalized(name)
             output(f"Pulling {reference.familiar()}\n")
-            self._images.pull_image(
-                str(reference.repository()) if reference.digest is None else str(reference),
-                reference.tag or ("" if reference.digest else "latest"),
-                platform="",
-                auth=self._auth,
-                progress=lambda message: None,
-            )
+            try:
+                self._pull(reference)
+            except WharfError as exc:
+                raise type(exc)(f"failed to pull {reference.familiar()}: {exc.message}") from exc
             resolved = self._images.resolve(name)
         unpack_image(self._content, self._snapshotter, resolved)
         return self._step_image(resolved)
+
+    def _pull(self, reference: Reference) -> None:
+        self._images.pull_image(
+            str(reference.repository()) if reference.digest is None else str(reference),
+            reference.tag or ("" if reference.digest else "latest"),
+            platform="",
+            auth=self._auth,
+            progress=lambda message: None,
+        )
 
     def _step_image(self, resolved: ResolvedImage) -> StepImage:
         digest = str(resolved.manifest_descriptor.digest)
