@@ -25,6 +25,7 @@ from wharf.builder.backend import BuildBackend, RunNetwork, StepImage
 from wharf.builder.context import tree
 from wharf.builder.context.ignore import IgnoreMatcher
 from wharf.builder.dockerfile import Dockerfile, Instruction, parse_dockerfile
+from wharf.builder.output import OrderedOutput
 from wharf.builder.steps import (
     BuildFailed,
     BuildSettings,
@@ -35,6 +36,7 @@ from wharf.builder.steps import (
 from wharf.errdefs import InvalidArgument, NotFound, WharfError
 from wharf.oci.config import ImageConfig
 from wharf.oci.platform import Platform
+from wharf.oci.reference import parse_normalized
 
 log = logging.getLogger("wharf.builder")
 
@@ -83,7 +85,12 @@ class Builder:
             memory=options.memory,
             cpu_shares=options.cpu_shares,
         )
-        counter = Counter(total)
+        first_steps: dict[int, int] = {}
+        number = 1
+        for plan in plans:
+            first_steps[plan.stage.index] = number
+            number += 1 + len(plan.stage.instructions)
+        output = OrderedOutput([plan.stage.index for plan in plans], say)
         cancelled = threading.Event()
         futures: dict[int, Future[StepImage]] = {}
         by_name = {plan.stage.name: plan.stage.index for plan in plans if plan.stage.name}
@@ -100,19 +107,26 @@ class Builder:
             return future.result()
 
         def run_stage(plan: planning.StagePlan) -> StepImage:
+            write = output.writer(plan.stage.index)
+            counter = Counter(total, first_steps[plan.stage.index])
             runner = StageRunner(
                 self._backend,
                 settings,
-                say=say,
+                say=write,
                 counter=counter,
                 resolve_stage=resolve_stage,
                 cancelled=cancelled,
             )
             try:
-                return self._run_stage(plan, runner, scope, counter, say, resolve_stage, settings)
+                image = self._run_stage(
+                    plan, runner, scope, counter, write, resolve_stage, settings
+                )
             except BaseException:
                 cancelled.set()
+                output.flush_all()
                 raise
+            output.finish(plan.stage.index)
+            return image
 
         with ThreadPoolExecutor(max_workers=len(plans), thread_name_prefix="build-stage") as pool:
             # Submission order is Dockerfile order, and a stage only waits on earlier ones,
@@ -126,6 +140,7 @@ class Builder:
                 cancelled.set()  # a failed target stops the stages still running
             for future in futures.values():
                 future.result()  # surface the first failure of a stage the target needed
+        output.flush_all()
 
         if options.labels:
             state = StageState(image=result)
@@ -133,13 +148,13 @@ class Builder:
                 self._backend,
                 settings,
                 say=lambda _text: None,
-                counter=counter,
+                counter=Counter(total, total),
                 resolve_stage=resolve_stage,
                 cancelled=threading.Event(),
             )
             labels = {**result.config.config.labels, **dict(options.labels)}
             config = replace(result.config, config=replace(result.config.config, labels=labels))
-            result = runner._metadata_step(
+            result = runner.metadata_step(
                 state, "LABEL " + " ".join(f"{k}={v}" for k, v in options.labels), config
             )
         self._warn_unused_args(dockerfile, plans, build_args, say)
@@ -147,7 +162,7 @@ class Builder:
         say(f"Successfully built {result.image_id.removeprefix('sha256:')[:12]}\n")
         self._backend.tag(result, options.tags)
         for tag in options.tags:
-            say(f"Successfully tagged {tag}\n")
+            say(f"Successfully tagged {parse_normalized(tag).with_default_tag().familiar()}\n")
         return result.image_id
 
     def _run_stage(

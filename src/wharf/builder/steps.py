@@ -96,17 +96,16 @@ class BuildSettings:
 
 
 class Counter:
-    """Step numbers shared by stages that may run in parallel."""
+    """A stage's step numbers: fixed by Dockerfile order, whatever order stages run in."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, first: int) -> None:
         self.total = total
-        self._next = 0
-        self._lock = threading.Lock()
+        self._next = first
 
     def take(self) -> int:
-        with self._lock:
-            self._next += 1
-            return self._next
+        number = self._next
+        self._next += 1
+        return number
 
 
 @dataclass
@@ -172,7 +171,7 @@ class StageRunner:
             self._dispatch(state, trigger)
         if state.config.on_build:
             config = replace(state.image.config, config=replace(state.config, on_build=()))
-            state.image = self._metadata_step(state, "ONBUILD (consumed)", config)
+            state.image = self.metadata_step(state, "ONBUILD (consumed)", config)
 
     def _dispatch(self, state: StageState, instruction: Instruction) -> None:
         if isinstance(instruction, ArgInstruction):
@@ -257,9 +256,9 @@ class StageRunner:
             text = f"MAINTAINER {ex.name}"
         else:
             raise Unsupported(f"{instruction.keyword} is not supported by the builder")
-        state.image = self._metadata_step(state, text, replace(image, config=config))
+        state.image = self.metadata_step(state, text, replace(image, config=config))
 
-    def _metadata_step(self, state: StageState, text: str, config: ImageConfig) -> StepImage:
+    def metadata_step(self, state: StageState, text: str, config: ImageConfig) -> StepImage:
         record = cache_key(_parent_id(state.image), text)
         cached = self._probe(record)
         if cached is not None:
@@ -291,7 +290,9 @@ class StageRunner:
             self._say(" ---> Using cache\n")
             return image
         candidates = self._backend.cache_candidates(record.parent_id)
-        if candidates or self._settings.explain_cache:
+        # Unasked, only say what changed in a step built before; "new here" is no news.
+        rebuilt = any(c.instruction == record.instruction for c in candidates)
+        if rebuilt or self._settings.explain_cache:
             self._say(f" ---> Cache miss: {explain_miss(record, candidates)}\n")
         return None
 
@@ -481,7 +482,7 @@ class StageRunner:
             if from_stage:
                 image = self._image_for(from_stage, state)
                 root = stack.enter_context(self._backend.mount_image(image))
-                origin = image.image_id or "scratch"
+                origin = from_stage  # the name, not the ID: the checksums hold the content
             else:
                 root, origin = self._settings.context_dir, "context"
             local: list[str] = []

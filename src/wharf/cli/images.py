@@ -620,6 +620,7 @@ image_group = DockerGroup(
     entries={
         "pull": Entry("wharf.cli.pull:pull_command", "Download an image from a registry"),
         "push": Entry("wharf.cli.login:push_command", "Upload an image to a registry"),
+        "build": Entry("wharf.cli.build:build_command", "Build an image from a Dockerfile"),
     },
 )
 image_group.add_command(history_command, "history")

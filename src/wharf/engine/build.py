@@ -441,6 +441,15 @@ class _Sink:
         return len(data)
 
 
+def _tree_size(top: Path) -> int:
+    total = 0
+    for directory, _, files in os.walk(top):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(directory, name)).st_size
+    return total
+
+
 def _drop_new_mount_points(upper: Path, lowers: list[Path], targets: tuple[str, ...]) -> None:
     """Remove what exists in ``upper`` only because something was mounted there."""
     for target in sorted(set(targets), key=len, reverse=True):
@@ -568,6 +577,10 @@ class BuildService:
             doomed = [row for row in doomed if row.manifest_digest not in tagged]
         before = self._content_usage()
         self._records.delete([row.key for row in doomed])
+        if all and not filters.get("until"):
+            # RUN --mount=type=cache directories belong to no step: only --all empties them.
+            before += _tree_size(self._cache_mounts)
+            shutil.rmtree(self._cache_mounts, ignore_errors=True)
         self._images.collect_garbage()
         reclaimed = max(0, before - self._content_usage())
         return BuildPruneReport(
