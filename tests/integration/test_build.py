@@ -488,3 +488,43 @@ def test_docker_cli_classic_builder_builds_here(busybox_daemon, tmp_path):
     assert "Successfully tagged" in proc.stdout
     assert _run(busybox_daemon, tag) == "entry default args\n"
     busybox_daemon.wharf("rmi", tag)
+
+
+def test_kill9_during_a_build_keeps_committed_steps_and_leaves_nothing_else(
+    daemon, base_image_tars, tmp_path
+):
+    import time
+
+    from support.rootfs import BUSYBOX_REF
+
+    daemon.ensure_image(BUSYBOX_REF, base_image_tars.busybox, cmd='["sh"]')
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "data.txt").write_text("committed before the crash\n")
+    (context / "Dockerfile").write_text(
+        "FROM busybox\nCOPY data.txt /\nRUN echo sleeping && sleep 60\n"
+    )
+    build = subprocess.Popen(
+        [str(daemon.wharf_path), "build", "-t", "crashy:1", str(context)],
+        env=daemon.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        seen = ""
+        while "sleeping" not in seen and time.monotonic() < deadline:
+            seen += build.stdout.readline()  # type: ignore[union-attr]
+        assert "sleeping" in seen
+        daemon.kill9()
+    finally:
+        build.wait(timeout=30)
+    daemon.restart()
+    assert daemon.wharf("ps", "-aq").stdout == ""  # the step's container is gone
+    snapshots = daemon.data_root / "snapshots"
+    keys = [
+        json.loads(info.read_text())["key"] for info in snapshots.glob("*/info.json")
+    ]
+    assert not [key for key in keys if key.startswith("build-")]
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY data.txt /\nRUN cat /data.txt\n")
+    rebuilt = _build(daemon, context, "-t", "crashy:1")
+    assert rebuilt.split("Step 2/3")[1].split("Step 3/3")[0].count("Using cache") == 1
+    assert "committed before the crash" in rebuilt

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -79,6 +80,7 @@ from wharf.snapshots.snapshotter import Snapshotter
 log = logging.getLogger("wharf.engine.build")
 
 TRANSIENT_SNAPSHOT_PREFIX = "build-"
+STEP_LABEL = "io.wharf.build"  # on a RUN step's container
 # Paths the runtime mounts into every container: never part of a step's layer when new.
 _RUNTIME_MOUNT_POINTS = ("/etc/hosts", "/etc/resolv.conf", "/etc/hostname", "/dev", "/proc", "/sys")
 
@@ -244,7 +246,7 @@ class EngineBuildBackend:
                 cmd=spec.argv,
                 entrypoint=(),
                 working_dir=spec.workdir,
-                labels={"io.wharf.build": "step"},
+                labels={STEP_LABEL: "step"},
             ),
             host_config=HostConfig(
                 mounts=mounts,
@@ -502,7 +504,13 @@ class BuildService:
         self._platform = platform
 
     def recover(self) -> None:
-        """At start: contexts and views a crash left are garbage."""
+        """At start: step containers, contexts and views a crash left are garbage (the steps
+        it committed are in the cache and stay)."""
+        steps = Filters.parse(json.dumps({"label": [f"{STEP_LABEL}=step"]}))
+        for summary in self._containers.list(all=True, filters=steps):
+            with contextlib.suppress(WharfError):
+                self._containers.remove(summary.id, force=True, volumes=True)
+                log.info("removed container %s of an interrupted build", summary.id[:12])
         shutil.rmtree(self._contexts, ignore_errors=True)
         if self._work_root.is_dir():
             for entry in self._work_root.iterdir():
