@@ -364,6 +364,8 @@ class Attachment:
             except ProtocolError as exc:
                 raise EngineFailure(f"container monitor sent a bad frame: {exc}") from exc
         kind, payload = self._frames.pop(0)
+        if kind == KIND_HELLO:
+            return self.recv_frame()  # the monitor's acknowledgement of our HELLO
         return Frame(FrameKind(kind), payload)
 
     def send_stdin(self, data: bytes) -> None:
@@ -402,15 +404,40 @@ class Attachment:
             raise EngineFailure(f"cannot write to the container monitor: {exc}") from exc
 
 
+_HELLO_ACK_TIMEOUT = 2.0  # a monitor answers at once; only one from an older wharf never does
+
+
 class AsyncAttachment:
     """An attach connection on asyncio streams (for the API server)."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self._early: list[Frame] = []
+
+    async def wait_acknowledged(self, timeout: float) -> None:
+        """Until the monitor has taken our HELLO (its HELLO frame comes back); frames that
+        arrive first (a monitor from before acknowledgements) are kept for read_frame."""
+        try:
+            async with asyncio.timeout(timeout):
+                while (frame := await self._read()) is not None:
+                    if frame.kind is FrameKind.HELLO:
+                        return
+                    self._early.append(frame)
+                    if frame.kind is FrameKind.EXIT:
+                        return
+        except TimeoutError:
+            return
 
     async def read_frame(self) -> Frame | None:
         """The next frame; None once the monitor has closed the connection."""
+        if self._early:
+            return self._early.pop(0)
+        while (frame := await self._read()) is not None and frame.kind is FrameKind.HELLO:
+            pass
+        return frame
+
+    async def _read(self) -> Frame | None:
         try:
             header = await self._reader.readexactly(HEADER_SIZE)
             kind, length = unpack_header(header)
@@ -456,6 +483,7 @@ async def open_attachment(
             pack_frame(KIND_HELLO, encode_hello(stdin=stdin, stdout=stdout, stderr=stderr))
         )
         await writer.drain()
+        await attachment.wait_acknowledged(_HELLO_ACK_TIMEOUT)
     except OSError as exc:
         attachment.close()
         raise _not_running(socket_path, exc) from exc

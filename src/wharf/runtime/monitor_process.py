@@ -579,6 +579,9 @@ class Monitor:
             stdin, client.stdout, client.stderr = decode_hello(payload)
             client.stdin = stdin and self.config.open_stdin
             client.hello = True
+            # The acknowledgement: from here on the client gets every byte of output, so a
+            # start that waits for it cannot lose the first lines to this poll loop's order.
+            self._send(client, pack_frame(KIND_HELLO))
         elif kind == KIND_STDIN:
             open_for_client = client.stdin and not client.stdin_done and not self.stdin_closing
             if open_for_client and self.stdin_fd >= 0:

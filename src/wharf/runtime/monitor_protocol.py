@@ -16,6 +16,8 @@ Kinds 0-2 are Docker's multiplexed-stream ids, so the API server can forward the
     2 STDERR       monitor -> client   container error output (never with a tty)
     3 HELLO        client -> monitor   {"stdin": bool, "stdout": bool, "stderr": bool};
                                        the first frame, exactly once
+                   monitor -> client   empty: the acknowledgement, sent once the client is
+                                       registered (output from then on reaches it)
     4 STDIN_CLOSE  client -> monitor   no more stdin from this client
     5 RESIZE       client -> monitor   {"height": int, "width": int} (the pty's window)
     6 EXIT         monitor -> client   {"exit_code": int, "finished_at": str, "signal": int|null};
