@@ -237,6 +237,26 @@ def test_non_tty_stdin_reaches_the_container_and_closes_once(runc: Runc) -> None
     assert frames[-1].exit_status().exit_code == 0
 
 
+def test_an_acknowledged_attach_gets_output_written_at_once_after_start(runc: Runc) -> None:
+    """open_attachment returns only once the monitor registered the client, so a process
+    that writes and exits immediately after ``start`` is never missed (run --rm relies on it)."""
+    config, _ = runc.create("quick", ["echo", "first-line"])
+
+    async def attach_then_start() -> list[tuple[FrameKind, bytes]]:
+        att = await open_attachment(config.attach_socket, stdin=False, stdout=True, stderr=True)
+        await asyncio.to_thread(runc.runc, "start", "quick")
+        frames = []
+        while (frame := await att.read_frame()) is not None:
+            frames.append((frame.kind, frame.payload))
+        att.close()
+        return frames
+
+    frames = asyncio.run(attach_then_start())
+    assert frames[0] == (FrameKind.STDOUT, b"first-line\n")
+    assert frames[-1][0] is FrameKind.EXIT
+    assert all(kind is not FrameKind.HELLO for kind, _ in frames)  # the ack is consumed
+
+
 def test_tty_shell_takes_stdin_and_resizes(runc: Runc) -> None:
     config, handle = runc.create("tty", ["sh"], tty=True, open_stdin=True)
     assert config.console_socket is not None and not config.console_socket.exists()
