@@ -11,8 +11,11 @@ and the sockets ``<exec-root>/sock/<eid[:16]>.attach|.console``.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
+import signal
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from wharf.errdefs import Conflict, InvalidArgument, NotFound, WharfError
 from wharf.runtime.monitor_client import (
     Attachment,
     ExitStatus,
+    FrameKind,
     MonitorConfig,
     read_exit,
     spawn_monitor,
@@ -69,6 +73,9 @@ class ExecConfig:
             privileged=bool(raw.get("Privileged")),
             detach_keys=str(raw.get("DetachKeys") or ""),
         )
+
+
+_CAPTURE_LIMIT = 64 << 10  # a healthcheck keeps 4 KiB; more is never useful
 
 
 @dataclass(slots=True)
@@ -205,6 +212,45 @@ class ExecService:
         record.exit_code = status.exit_code if status is not None else 126
         record.running = False
         record.done.set()
+
+    def run_captured(
+        self, reference: str, argv: tuple[str, ...], timeout: float
+    ) -> tuple[int, str] | None:
+        """Run ``argv`` in the container, as ``docker exec`` would, and return its exit code
+        and output; None when it outlived ``timeout`` (it is killed). For healthchecks."""
+        exec_id = self.create(reference, ExecConfig(cmd=argv))
+        record = self._get(exec_id)
+        output = bytearray()
+        deadline = time.monotonic() + timeout
+        try:
+            target = self.start(exec_id, detach=False)
+            attachment = Attachment.connect(target.socket, stdin=False, stdout=True, stderr=True)
+            try:
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError
+                    attachment.set_deadline(remaining)
+                    frame = attachment.recv_frame()
+                    if frame is None:
+                        break
+                    if frame.kind is FrameKind.EXIT:
+                        return frame.exit_status().exit_code, output.decode("utf-8", "replace")
+                    if len(output) < _CAPTURE_LIMIT:
+                        output += frame.payload
+            finally:
+                attachment.close()
+            record.done.wait(2.0)
+            code = record.exit_code if record.exit_code is not None else -1
+            return code, output.decode("utf-8", "replace")
+        except TimeoutError:
+            if record.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(record.pid, signal.SIGKILL)
+            return None
+        finally:
+            with self._lock:
+                self._execs.pop(exec_id, None)
 
     def wait_exit(self, exec_id: str, timeout: float) -> None:
         """Block until the exec's exit code is recorded (clients inspect it right after)."""

@@ -350,6 +350,10 @@ class Attachment:
             raise _not_running(attach_socket, exc) from exc
         return cls(sock)
 
+    def set_deadline(self, seconds: float | None) -> None:
+        """recv_frame raises TimeoutError when no data comes for ``seconds`` (None: wait)."""
+        self._sock.settimeout(seconds)
+
     def recv_frame(self) -> Frame | None:
         """The next frame from the monitor; None once it has closed the connection."""
         while not self._frames:
