@@ -115,11 +115,11 @@ def open_auto(fileobj: ReadableStream) -> tuple[Compression, DecompressingReader
             break
         head += chunk
     compression = detect_compression(head)
-    return compression, open_decompressed(_Prefixed(head, fileobj), compression)
+    return compression, open_decompressed(PrefixedStream(head, fileobj), compression)
 
 
-class _Prefixed:
-    """Puts back the bytes that were read to sniff the format."""
+class PrefixedStream:
+    """A stream with the bytes already read to sniff its format put back in front."""
 
     __slots__ = ("_head", "_source")
 
@@ -135,6 +135,11 @@ class _Prefixed:
             return data
         data, self._head = self._head[:size], self._head[size:]
         return data
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 class _CountingSource:

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, cast
 
 from wharf.archive.compression import (
+    PrefixedStream,
     ReadableStream,
     detect_compression,
     open_decompressed,
@@ -187,7 +188,7 @@ def open_archive(stream: ReadableStream) -> ReadableStream:
         if not chunk:
             break
         head += chunk
-    source = _Prefixed(head, stream)
+    source = PrefixedStream(head, stream)
     if head.startswith(_BZIP2_MAGIC):
         return _Checked(bz2.BZ2File(cast("IO[bytes]", source)), "bzip2")
     if head.startswith(_XZ_MAGIC):
@@ -434,30 +435,6 @@ class _ReadOnly:
 
     def close(self) -> None:
         pass
-
-
-class _Prefixed:
-    """Puts back the bytes read to sniff the compression."""
-
-    __slots__ = ("_head", "_source")
-
-    def __init__(self, head: bytes, source: ReadableStream) -> None:
-        self._head = head
-        self._source = source
-
-    def read(self, size: int = -1, /) -> bytes:
-        if not self._head:
-            return self._source.read(size)
-        if size is None or size < 0:
-            data, self._head = self._head + self._source.read(), b""
-            return data
-        data, self._head = self._head[:size], self._head[size:]
-        return data
-
-    def readinto(self, buffer: bytearray | memoryview, /) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 class _Checked:

@@ -45,7 +45,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, cast
 
-from wharf.archive.compression import ReadableStream, open_auto
+from wharf.archive.compression import PrefixedStream, ReadableStream, open_auto
 from wharf.archive.members import apply_metadata_at, apply_metadata_fd, member_times
 from wharf.engine.container_fs.pathstat import ContainerPathNotFound, parse_path
 from wharf.engine.container_fs.rootdir import RootDir
@@ -94,23 +94,6 @@ def extract_to(
             extractor.close()
 
 
-class _Prefixed:
-    __slots__ = ("_head", "_source")
-
-    def __init__(self, head: bytes, source: ReadableStream) -> None:
-        self._head = head
-        self._source = source
-
-    def read(self, size: int = -1, /) -> bytes:
-        if not self._head:
-            return self._source.read(size)
-        if size is None or size < 0:
-            data, self._head = self._head + self._source.read(), b""
-            return data
-        data, self._head = self._head[:size], self._head[size:]
-        return data
-
-
 def _decompressed(stream: ReadableStream) -> ReadableStream:
     head = b""
     while len(head) < _SNIFF:
@@ -118,7 +101,7 @@ def _decompressed(stream: ReadableStream) -> ReadableStream:
         if not chunk:
             break
         head += chunk
-    source = _Prefixed(head, stream)
+    source = PrefixedStream(head, stream)
     if head.startswith(_BZIP2_MAGIC):
         return bz2.BZ2File(cast("IO[bytes]", source))
     if head.startswith(_XZ_MAGIC):
