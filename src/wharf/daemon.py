@@ -103,6 +103,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _drop_pyroute2_chatter(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or not record.name.startswith("pyroute2")
+
+
 def _configure_logging(level_name: str, data_root: Path) -> None:
     level = {"warn": logging.WARNING, "fatal": logging.CRITICAL}.get(
         level_name, getattr(logging, level_name.upper(), logging.INFO)
@@ -118,6 +122,10 @@ def _configure_logging(level_name: str, data_root: Path) -> None:
     root.addHandler(file_handler)
     # aiohttp's access log is noise at info level; keep it for debugging.
     logging.getLogger("aiohttp.access").setLevel(max(level, logging.WARNING))
+    # pyroute2 logs every netlink message at debug level (and resets its logger's level when
+    # imported, so a setLevel here would not hold): the handlers drop its chatter instead.
+    for handler in (stderr_handler, file_handler):
+        handler.addFilter(_drop_pyroute2_chatter)
 
 
 def _prepare_dirs(*dirs: Path) -> None:

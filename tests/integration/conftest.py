@@ -7,12 +7,17 @@
   scripts/base-images (support/rootfs.py).
 - ``busybox_daemon`` (session scope): ``shared_daemon`` with ``busybox:latest`` imported.
 
+Every wharfd this worker starts gets a network prefix (``WHARF_NETWORK_PREFIX``, or the
+harness's own ``--network-prefix``), so parallel workers never share a bridge or nftables table.
+
 A failing test gets the tail of each daemon's log attached to its report. A daemon that leaks
 processes or mounts fails the teardown of the test (or session) that owned it.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Generator, Iterator
 
 import pytest
@@ -21,6 +26,11 @@ from support.daemon import WharfDaemon
 from support.rootfs import BUSYBOX_REF, DEBIAN_TARBALL, BaseImageTars, build_busybox_rootfs
 
 _DAEMON_FIXTURES = ("daemon", "shared_daemon", "busybox_daemon")
+
+# Daemons a test starts by hand (not through WharfDaemon, which passes its own prefix) must not
+# share the host-wide default names (bridge wharf0, nftables table "wharf") with a parallel
+# worker's: give every daemon this worker starts a network prefix of its own.
+os.environ.setdefault("WHARF_NETWORK_PREFIX", "x" + secrets.token_hex(3))
 
 
 @pytest.fixture

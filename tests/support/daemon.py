@@ -15,6 +15,11 @@ checks that nothing leaked: no process still running from or inside the temp dir
 under it. It cleans up whatever it finds, removes the temp dir, and raises ``LeakError``
 listing what it had to clean (so a leak fails the test whose teardown found it).
 
+Networks: each daemon gets its own ``--network-prefix`` (``w`` + 6 random hex digits), so its
+bridges (``<prefix>0``, ``<prefix>-<hex>``), veths (``<prefix>v<hex>``) and nftables table
+(``wharf_<prefix>``) never collide with a parallel test daemon's. ``close()`` checks that a
+cleanly stopped daemon left none of them (and deletes what a killed one left).
+
 Invariants: processes are only ever signalled by PID (never by name); the CLI runs with
 ``WHARF_NO_AUTOSTART=1`` so a test never talks to, or starts, any daemon but its own.
 Imports the standard library only.
@@ -26,6 +31,7 @@ import http.client
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -113,6 +119,7 @@ class WharfDaemon:
         self.log_path = self.root / "wharfd.log"
         self.host = f"unix://{self.socket}"
         self.log_level = log_level
+        self.network_prefix = "w" + secrets.token_hex(3)
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = False  # set when we signal it, so any other exit counts as a crash
         self._problems: list[str] = []
@@ -158,6 +165,7 @@ class WharfDaemon:
                     "--data-root", str(self.data_root),
                     "--exec-root", str(self.exec_root),
                     "--log-level", self.log_level,
+                    "--network-prefix", self.network_prefix,
                     *self.extra_args,
                 ],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -209,17 +217,51 @@ class WharfDaemon:
         Containers a test left are removed through the API first (that is test hygiene);
         whatever is still left after that is the engine's leak, and fails the check."""
         self.remove_all_containers()
-        self.stop()
+        status = self.stop()
         problems = self._problems
         self._problems = []
         problems += _kill_processes_under(self.root)
         problems += _unmount_under(self.root)
+        leftovers = self.remove_network_leftovers()
+        if status == 0:  # a daemon that was killed cannot have cleaned up
+            problems += leftovers
         try:
             shutil.rmtree(self.root)
         except OSError as exc:
             problems.append(f"could not remove {self.root}: {exc}")
         if check and problems:
             raise LeakError("wharfd left things behind:\n  " + "\n  ".join(problems))
+
+    def network_links(self) -> list[str]:
+        """Names of the host interfaces carrying this daemon's network prefix."""
+        return _links_with_prefix(self.network_prefix)
+
+    @property
+    def nft_table(self) -> str:
+        return f"wharf_{self.network_prefix}"
+
+    def remove_network_leftovers(self, *, settle: float = 3.0) -> list[str]:
+        """Delete this daemon's interfaces and nftables table if any are left (veths of a
+        removed namespace vanish on their own a moment later: wait ``settle`` seconds for
+        them first); one line per thing deleted."""
+        deadline = time.monotonic() + settle
+        links = self.network_links()
+        while links and time.monotonic() < deadline:
+            time.sleep(0.05)
+            links = self.network_links()
+        found = []
+        for name in links:
+            subprocess.run(["ip", "link", "del", name], check=False, capture_output=True)
+            found.append(f"network interface left: {name}")
+        tables = subprocess.run(
+            ["nft", "list", "tables"], check=False, capture_output=True, text=True
+        ).stdout
+        if f"table inet {self.nft_table}\n" in tables + "\n":
+            subprocess.run(
+                ["nft", "delete", "table", "inet", self.nft_table], check=False, capture_output=True
+            )
+            found.append(f"nftables table left: inet {self.nft_table}")
+        return found
 
     def remove_all_containers(self) -> None:
         """``rm -f`` every container, best effort (the daemon may be down)."""
@@ -328,6 +370,14 @@ class WharfDaemon:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
+
+
+def _links_with_prefix(prefix: str) -> list[str]:
+    try:
+        names = os.listdir("/sys/class/net")
+    except OSError:
+        return []
+    return sorted(name for name in names if name.startswith(prefix))
 
 
 def _kill_processes_under(root: Path) -> list[str]:

@@ -506,7 +506,7 @@ class CreateRequest:
     config: ContainerConfig
     host_config: HostConfig
     platform: str = ""
-    networking: NetworkingConfig = NetworkingConfig()
+    networking: NetworkingConfig = field(default_factory=NetworkingConfig)
 
     @classmethod
     def from_wire(cls, body: object, *, name: str, platform: str = "") -> CreateRequest:
@@ -537,9 +537,10 @@ class ContainerStateView:
     error: str
     started_at: str
     finished_at: str
+    health: dict[str, Any] | None = field(default=None, hash=False)
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire = {
             "Status": self.status,
             "Running": self.running,
             "Paused": self.paused,
@@ -552,6 +553,9 @@ class ContainerStateView:
             "StartedAt": self.started_at,
             "FinishedAt": self.finished_at,
         }
+        if self.health is not None:
+            wire["Health"] = self.health
+        return wire
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 def created_text(timestamp: float) -> str:
     """Seconds since the epoch as Go's RFC 3339 with nanoseconds, in UTC."""
     moment = datetime.fromtimestamp(timestamp, UTC)
-    nanos = int(round((timestamp - int(timestamp)) * 1e9)) % 1_000_000_000
+    nanos = round((timestamp - int(timestamp)) * 1e9) % 1_000_000_000
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{nanos:09d}Z"
 
 
@@ -202,7 +202,10 @@ class EndpointSettings:
             wire["Aliases"] = list(self.aliases)
         ipam = {
             key: value
-            for key, value in (("IPv4Address", self.ipv4_address), ("IPv6Address", self.ipv6_address))
+            for key, value in (
+                ("IPv4Address", self.ipv4_address),
+                ("IPv6Address", self.ipv6_address),
+            )
             if value
         }
         if ipam:
@@ -237,7 +240,7 @@ class ConnectRequest:
     """The body of ``POST /networks/{id}/connect``."""
 
     container: str
-    endpoint: EndpointSettings = EndpointSettings()
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
 
     @classmethod
     def from_wire(cls, body: object) -> ConnectRequest:

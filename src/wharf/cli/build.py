@@ -284,40 +284,23 @@ def locate_dockerfile(context_dir: Path, dockerfile_flag: str) -> Path:
 def directory_context(
     stack: contextlib.ExitStack, path_text: str, dockerfile_flag: str, stdin: BinaryIO
 ) -> BuildContext:
-    from wharf.builder.context.ignore import IgnoreMatcher
-    from wharf.builder.context.send import write_context_tar
+    from wharf.builder.context.send import write_directory_context
     from wharf.errdefs import WharfError
 
     context_dir = Path(path_text).resolve()
-    relative: str | None = None  # the Dockerfile's path in the context, when it lies inside
     if dockerfile_flag == "-":
         holder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="wharf-build-")))
         dockerfile = holder / _DEFAULT_DOCKERFILE
         dockerfile.write_bytes(stdin.read())
     else:
         dockerfile = locate_dockerfile(context_dir, dockerfile_flag)
-        with contextlib.suppress(ValueError):
-            relative = dockerfile.relative_to(context_dir).as_posix()
-    ignore_file = context_dir / ".dockerignore"
-    try:
-        ignore_text = ignore_file.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        ignore_text = ""
-    except OSError as exc:
-        raise CliError(f"unable to prepare context: {ignore_file}: {exc.strerror}") from exc
     spool = stack.enter_context(tempfile.TemporaryFile("w+b"))  # noqa: SIM115 (the stack closes it)
     try:
-        matcher = IgnoreMatcher.for_build(ignore_text, relative)
-        # A Dockerfile outside the context (or from stdin) goes in under a name the writer
-        # picks, which is why the name comes back from it.
-        name = write_context_tar(context_dir, spool, matcher=matcher, dockerfile=dockerfile)
+        name = write_directory_context(context_dir, spool, dockerfile)
     except WharfError as exc:
         raise CliError(exc.message) from exc
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        raise CliError(f"unable to prepare context: {where}{exc.strerror or exc}") from exc
     spool.seek(0)
-    return BuildContext(_read_chunks(spool), name or relative or _DEFAULT_DOCKERFILE)
+    return BuildContext(_read_chunks(spool), name)
 
 
 def prepare_context(
@@ -429,9 +412,7 @@ def show_build(messages: Iterable[BuildMessage], *, quiet: bool) -> str:
     metavar="int",
     help="CPU shares (relative weight)",
 )
-@click.option(
-    "--explain-cache", is_flag=True, help="Say why each step missed the build cache"
-)
+@click.option("--explain-cache", is_flag=True, help="Say why each step missed the build cache")
 @click.option(
     "-f",
     "--file",
@@ -478,9 +459,7 @@ def show_build(messages: Iterable[BuildMessage], *, quiet: bool) -> str:
     metavar="string",
     help='Set type of progress output ("auto", "plain", "tty", "quiet")',
 )
-@click.option(
-    "--pull", is_flag=True, help="Always attempt to pull a newer version of the image"
-)
+@click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image")
 @click.option(
     "-q",
     "--quiet",
@@ -518,9 +497,7 @@ def show_build(messages: Iterable[BuildMessage], *, quiet: bool) -> str:
     metavar="list",
     help='Name and optionally a tag in the "name:tag" format',
 )
-@click.option(
-    "--target", default="", metavar="string", help="Set the target build stage to build."
-)
+@click.option("--target", default="", metavar="string", help="Set the target build stage to build.")
 def build_command(
     args: tuple[str, ...],
     add_hosts: tuple[str, ...],
@@ -574,9 +551,7 @@ def build_command(
             quiet=quiet,
             remove=remove or force_rm,
             force_remove=force_rm,
-            labels=tuple(
-                sorted((key, value or "") for key, value in key_values(labels).items())
-            ),
+            labels=tuple(sorted((key, value or "") for key, value in key_values(labels).items())),
             network_mode=network,
             platform=wire_platform,
             extra_hosts=add_hosts,
@@ -644,8 +619,8 @@ def prune_command(
     parsed = parse_filters(filters)
     if not force and not confirm(_PRUNE_ALL if prune_all else _PRUNE_DANGLING):
         return
-    report = state().client().build_cache_prune(
-        all=prune_all, filters=parsed, keep_storage=keep_storage
+    report = (
+        state().client().build_cache_prune(all=prune_all, filters=parsed, keep_storage=keep_storage)
     )
     for line in cache_prune_lines(report.caches_deleted):
         out(line)

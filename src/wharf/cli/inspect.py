@@ -111,11 +111,16 @@ def _volume_document(name: str) -> Mapping[str, Any]:
     return state().client().volume_inspect(name).raw
 
 
+def _network_document(name: str) -> Mapping[str, Any]:
+    return state().client().network_inspect(name).raw
+
+
 def _any_document(kind: str, *, size: bool) -> Getter:
-    """docker's order: containers, then images, then volumes (``--type`` picks one)."""
+    """docker's order: containers, images, networks, then volumes (``--type`` picks one)."""
     getters: dict[str, Getter] = {
         "container": lambda name: _container_document(name, size=size),
         "image": _image_document,
+        "network": _network_document,
         "volume": _volume_document,
     }
     if kind and kind not in getters:

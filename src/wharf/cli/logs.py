@@ -19,45 +19,21 @@ from datetime import datetime, timedelta
 
 import click
 
+from wharf.apitypes.durations import parse_go_duration_ns
 from wharf.cli.command import BIN, CliError, docker_command
 from wharf.cli.state import state
 from wharf.client.streams import StdcopyDecoder, StreamKind
-from wharf.errdefs import EngineFailure
+from wharf.errdefs import EngineFailure, InvalidArgument
 
-_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_DURATION = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
 _UNIX = re.compile(r"\d+(?:\.\d{1,9})?")
 
 
 def parse_go_duration(text: str) -> float | None:
     """Seconds in a Go duration (``1h30m``, ``-1.5s``, ``0``), or None if it is not one."""
-    body = text
-    sign = 1.0
-    if body[:1] in "+-" and body:
-        sign = -1.0 if body[0] == "-" else 1.0
-        body = body[1:]
-    if body == "0":
-        return 0.0
-    if not body:
+    try:
+        return parse_go_duration_ns(text) / 1e9
+    except InvalidArgument:
         return None
-    total = 0.0
-    position = 0
-    while position < len(body):
-        match = _DURATION.match(body, position)
-        if match is None or match.group(1) in ("", "."):
-            return None
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        position = match.end()
-    return sign * total
 
 
 def _fraction_to_micro(text: str) -> str:

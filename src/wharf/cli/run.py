@@ -191,9 +191,14 @@ def create_container(
             pull_image(client, spec.config.image, platform=platform, quiet=quiet)
         try:
             created = client.container_create(spec, name=name, platform=platform)
-        except NotFound:
+        except NotFound as exc:
             target = pull_target()
-            if target is None or pull in (PULL_NEVER, PULL_ALWAYS):
+            # Only a missing image is worth a pull (not, say, a missing network).
+            if (
+                target is None
+                or pull in (PULL_NEVER, PULL_ALWAYS)
+                or "no such image" not in exc.message.lower()
+            ):
                 raise
             if not quiet:
                 err(f"Unable to find image '{target[2]}' locally")

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import click
 
+from wharf.apitypes.durations import parse_go_duration_ns
 from wharf.cli.command import DockerCommand
 from wharf.cli.opts import (
     PULL_MISSING,
@@ -51,10 +52,12 @@ from wharf.client.container_spec import (
     ContainerConfig,
     ContainerSpec,
     EndpointSpec,
+    HealthcheckSpec,
     HostConfig,
     Mount,
     Ulimit,
 )
+from wharf.errdefs import InvalidArgument
 
 F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
@@ -160,14 +163,23 @@ class CreateFlags(NamedTuple):
     env_file: tuple[str, ...] = ()
     expose: tuple[str, ...] = ()
     group_add: tuple[str, ...] = ()
+    health_cmd: str = ""
+    health_interval: int = 0
+    health_retries: int = 0
+    health_start_interval: int = 0
+    health_start_period: int = 0
+    health_timeout: int = 0
     hostname: str = ""
+    no_healthcheck: bool = False
     init: bool | None = None
     interactive: bool = False
+    ip: str = ""
     ipc: str = ""
     label: tuple[str, ...] = ()
     label_file: tuple[str, ...] = ()
     log_driver: str = ""
     log_opt: tuple[str, ...] = ()
+    mac_address: str = ""
     memory: int | None = None
     memory_reservation: int | None = None
     memory_swap: int | None = None
@@ -226,8 +238,16 @@ _NULLABLE = frozenset(
     }
 )
 
+def parse_duration_flag(text: str) -> int:
+    try:
+        return parse_go_duration_ns(text)
+    except InvalidArgument as exc:
+        raise OptionError(exc.message) from exc
+
+
 _MEM = GoFlag(parse_size, "bytes")
 _INT = GoFlag(parse_go_int, "int")
+_DURATION = GoFlag(parse_duration_flag, "duration")
 
 
 def _option(*decls: str, metavar: str = "string", **kwargs: Any) -> Decorator:
@@ -288,6 +308,49 @@ _CREATE_OPTIONS: dict[str, Decorator] = {
     "env-file": _list("--env-file", help="Read in a file of environment variables"),
     "expose": _list("--expose", help="Expose a port or a range of ports"),
     "group-add": _list("--group-add", help="Add additional groups to join"),
+    "health-cmd": _option("--health-cmd", default="", help="Command to run to check health"),
+    "health-interval": _option(
+        "--health-interval",
+        type=_DURATION,
+        metavar="duration",
+        default=0,
+        help="Time between running the check (ms|s|m|h) (default 0s)",
+    ),
+    "health-retries": _option(
+        "--health-retries",
+        type=_INT,
+        metavar="int",
+        default=0,
+        help="Consecutive failures needed to report unhealthy",
+    ),
+    "health-start-interval": _option(
+        "--health-start-interval",
+        type=_DURATION,
+        metavar="duration",
+        default=0,
+        help="Time between running the check during the start period (ms|s|m|h) (default 0s)",
+    ),
+    "health-start-period": _option(
+        "--health-start-period",
+        type=_DURATION,
+        metavar="duration",
+        default=0,
+        help="Start period for the container to initialize before starting health-retries "
+        "countdown (ms|s|m|h) (default 0s)",
+    ),
+    "health-timeout": _option(
+        "--health-timeout",
+        type=_DURATION,
+        metavar="duration",
+        default=0,
+        help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)",
+    ),
+    "no-healthcheck": _option(
+        "--no-healthcheck",
+        is_flag=True,
+        default=False,
+        help="Disable any container-specified HEALTHCHECK",
+    ),
     "hostname": _option("-h", "--hostname", default="", help="Container host name"),
     "init": _option(
         "--init",
@@ -302,6 +365,7 @@ _CREATE_OPTIONS: dict[str, Decorator] = {
         default=False,
         help="Keep STDIN open even if not attached",
     ),
+    "ip": _option("--ip", default="", help='IPv4 address (e.g., "172.30.100.104")'),
     "ipc": _option("--ipc", default="", help="IPC mode to use"),
     "label": _list(
         "-l", "--label", help="Set meta data on a container", type=GoFlag(validate_label, "list")
@@ -309,6 +373,9 @@ _CREATE_OPTIONS: dict[str, Decorator] = {
     "label-file": _list("--label-file", help="Read in a line delimited file of labels"),
     "log-driver": _option("--log-driver", default="", help="Logging driver for the container"),
     "log-opt": _list("--log-opt", help="Log driver options"),
+    "mac-address": _option(
+        "--mac-address", default="", help='Container MAC address (e.g., "92:d0:c6:0a:29:33")'
+    ),
     "memory": _option(
         "-m", "--memory", type=_MEM, metavar="bytes", default=None, help="Memory limit"
     ),
@@ -453,6 +520,41 @@ def attachments(flags: CreateFlags, *, detach: bool) -> Attachments:
     return Attachments("stdin" in chosen, "stdout" in chosen, "stderr" in chosen)
 
 
+def healthcheck_flags(flags: CreateFlags) -> HealthcheckSpec | None:
+    """docker run's ``--health-*`` flags; None leaves the image's HEALTHCHECK alone."""
+    tuning = (
+        flags.health_interval,
+        flags.health_timeout,
+        flags.health_start_period,
+        flags.health_start_interval,
+        flags.health_retries,
+    )
+    if flags.no_healthcheck:
+        if flags.health_cmd or any(tuning):
+            raise OptionError("--no-healthcheck conflicts with --health-* options")
+        return HealthcheckSpec(test=("NONE",))
+    for name, value in (
+        ("--health-interval", flags.health_interval),
+        ("--health-timeout", flags.health_timeout),
+        ("--health-start-period", flags.health_start_period),
+        ("--health-start-interval", flags.health_start_interval),
+    ):
+        if value < 0:
+            raise OptionError(f"{name} cannot be negative")
+    if flags.health_retries < 0:
+        raise OptionError("--health-retries cannot be negative")
+    if not flags.health_cmd and not any(tuning):
+        return None
+    return HealthcheckSpec(
+        test=("CMD-SHELL", flags.health_cmd) if flags.health_cmd else (),
+        interval=flags.health_interval,
+        timeout=flags.health_timeout,
+        start_period=flags.health_start_period,
+        start_interval=flags.health_start_interval,
+        retries=flags.health_retries,
+    )
+
+
 def build_spec(
     flags: CreateFlags,
     image: str,
@@ -495,6 +597,11 @@ def build_spec(
         endpoints[0] = EndpointSpec(
             first.network, (*first.aliases, *flags.network_alias), first.ipv4_address
         )
+    if flags.ip:
+        if not endpoints:
+            endpoints.append(EndpointSpec("default"))
+        first = endpoints[0]
+        endpoints[0] = EndpointSpec(first.network, first.aliases, flags.ip)
     seen: set[str] = set()
     for endpoint in endpoints:
         if endpoint.network in seen:
@@ -529,6 +636,8 @@ def build_spec(
         attach_stderr=attach.stderr,
         stop_signal=flags.stop_signal or "",
         stop_timeout=flags.stop_timeout,
+        mac_address=flags.mac_address,
+        healthcheck=healthcheck_flags(flags),
     )
     host = HostConfig(
         binds=tuple(binds),

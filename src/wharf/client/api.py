@@ -23,6 +23,7 @@ from wharf import __version__
 from wharf.client.build import BuildMixin
 from wharf.client.containers import ContainersMixin
 from wharf.client.errors import DaemonError, StreamError, error_for_status, error_message
+from wharf.client.networks import NetworksMixin
 from wharf.client.ping import Ping
 from wharf.client.transport import Body, Request, Response, Transport, quote_path
 from wharf.client.volumes import VolumesMixin
@@ -91,12 +92,12 @@ def _flag(on: bool) -> str:
     return "1" if on else "0"
 
 
-class EngineClient(ContainersMixin, VolumesMixin, BuildMixin):
+class EngineClient(ContainersMixin, VolumesMixin, BuildMixin, NetworksMixin):
     """A client of one daemon. Not thread-safe until the version is negotiated.
 
     Container, exec and pull calls come from ``client.containers``, volume calls from
-    ``client.volumes``, build calls from ``client.build``; this class holds the plumbing and
-    the image and system calls.
+    ``client.volumes``, build calls from ``client.build``, network calls from
+    ``client.networks``; this class holds the plumbing and the image and system calls.
     """
 
     def __init__(self, transport: Transport, api_version: str | None = None) -> None:

@@ -60,6 +60,7 @@ class ContainerState:
     error: str
     started_at: str
     finished_at: str
+    health: str = ""  # State.Health.Status: "starting", "healthy", "unhealthy"; "" without one
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,7 @@ class ContainerInspect:
                 error=s.text("Error"),
                 started_at=s.text("StartedAt"),
                 finished_at=s.text("FinishedAt"),
+                health=s.obj("Health").text("Status"),
             ),
             tty=config.flag("Tty"),
             open_stdin=config.flag("OpenStdin"),

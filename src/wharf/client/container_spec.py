@@ -145,6 +145,31 @@ class RestartPolicy(NamedTuple):
         return {"Name": self.name, "MaximumRetryCount": self.maximum_retry_count}
 
 
+class HealthcheckSpec(NamedTuple):
+    """Docker's ``Healthcheck``: ``test`` is ``("NONE",)``, ``("CMD", ...)`` or
+    ``("CMD-SHELL", script)``; durations in nanoseconds, 0 = the daemon's default."""
+
+    test: tuple[str, ...]
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    start_interval: int = 0
+    retries: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"Test": list(self.test)}
+        for key, value in (
+            ("Interval", self.interval),
+            ("Timeout", self.timeout),
+            ("StartPeriod", self.start_period),
+            ("StartInterval", self.start_interval),
+            ("Retries", self.retries),
+        ):
+            if value:
+                wire[key] = value
+        return wire
+
+
 class ContainerConfig(NamedTuple):
     """The portable part of a container (Docker's ``container.Config``)."""
 
@@ -168,6 +193,7 @@ class ContainerConfig(NamedTuple):
     stop_signal: str = ""
     stop_timeout: int | None = None
     mac_address: str = ""
+    healthcheck: HealthcheckSpec | None = None
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -197,6 +223,8 @@ class ContainerConfig(NamedTuple):
             wire["StopTimeout"] = self.stop_timeout
         if self.mac_address:
             wire["MacAddress"] = self.mac_address
+        if self.healthcheck is not None:
+            wire["Healthcheck"] = self.healthcheck.to_wire()
         return wire
 
 
@@ -314,13 +342,22 @@ class EndpointSpec(NamedTuple):
     network: str
     aliases: tuple[str, ...] = ()
     ipv4_address: str = ""
+    ipv6_address: str = ""
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {}
         if self.aliases:
             wire["Aliases"] = list(self.aliases)
-        if self.ipv4_address:
-            wire["IPAMConfig"] = {"IPv4Address": self.ipv4_address}
+        ipam = {
+            key: value
+            for key, value in (
+                ("IPv4Address", self.ipv4_address),
+                ("IPv6Address", self.ipv6_address),
+            )
+            if value
+        }
+        if ipam:
+            wire["IPAMConfig"] = ipam
         return wire
 
 

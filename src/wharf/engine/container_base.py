@@ -19,6 +19,7 @@ import logging
 import threading
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from wharf.engine.container_model import (
     ContainerConfig,
@@ -31,6 +32,7 @@ from wharf.engine.container_types import (
     VolumeProvider,
     WaitResult,
 )
+from wharf.engine.health import HealthMonitor
 from wharf.engine.images import ImageService
 from wharf.errdefs import (
     EngineFailure,
@@ -75,6 +77,7 @@ class ContainerStore:
         self._host = host
         self._volumes = volumes
         self._networks = networks
+        self._health: HealthMonitor | None = None
         self._lock = threading.RLock()
         self._container_locks: dict[str, threading.RLock] = {}
         self._waiters: dict[str, list[tuple[str, Future[WaitResult]]]] = {}
@@ -86,6 +89,19 @@ class ContainerStore:
             directory.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------ records & paths
+
+    def set_health(self, monitor: HealthMonitor) -> None:
+        """Healthchecks run through exec, which is built on this service: wired after both."""
+        self._health = monitor
+
+    def health_status(self, container_id: str) -> str | None:
+        return self._health.status(container_id) if self._health is not None else None
+
+    def health_wire(self, container_id: str) -> dict[str, Any] | None:
+        if self._health is None:
+            return None
+        state = self._health.state(container_id)
+        return state.to_wire() if state is not None else None
 
     def _container_lock(self, container_id: str) -> threading.RLock:
         with self._lock:

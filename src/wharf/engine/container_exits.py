@@ -64,6 +64,11 @@ class ContainerExits(ContainerStore):
     # ------------------------------------------------------------------ exit handling
 
     def _watch(self, container_id: str) -> None:
+        """Follow a running container: its exit, and its healthcheck if it has one."""
+        if self._health is not None:
+            with contextlib.suppress(WharfError):
+                config, _ = self._load(container_id)
+                self._health.watch(container_id, config.config.healthcheck, config.config.shell)
         thread = threading.Thread(
             target=self._watch_exit,
             args=(container_id,),
@@ -132,6 +137,8 @@ class ContainerExits(ContainerStore):
         """Everything a stopped container must not hold: runtime state, rootfs mount, cgroup,
         network namespace, addresses and published ports."""
         container_id = config.id
+        if self._health is not None:
+            self._health.forget(container_id)
         runtime = self._runtime(config)
         if runtime.exists(container_id):
             with contextlib.suppress(WharfError, OSError):

@@ -17,10 +17,12 @@ from pathlib import PurePosixPath
 
 from wharf.apitypes.containers import ContainerConfig as WireConfig
 from wharf.apitypes.containers import CreateRequest, HostConfig
+from wharf.apitypes.containers import HealthConfig as WireHealthConfig
 from wharf.engine.container_model import MountPoint
 from wharf.engine.network_model import Endpoint
 from wharf.errdefs import InvalidArgument, NotFound
 from wharf.network.etcfiles import parse_add_host
+from wharf.oci.config import HealthConfig as OciHealthConfig
 from wharf.oci.config import ImageConfig
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -136,9 +138,36 @@ def resolve_command(request: WireConfig, image: ImageConfig) -> tuple[Command, W
         exposed_ports=tuple(dict.fromkeys((*image_config.exposed_ports, *request.exposed_ports))),
         volumes=tuple(dict.fromkeys((*image_config.volumes, *request.volumes))),
         stop_signal=request.stop_signal or image_config.stop_signal or "",
+        healthcheck=merge_healthcheck(request.healthcheck, image_config.healthcheck),
         on_build=(),
     )
     return Command(path=argv[0], args=tuple(argv[1:])), merged
+
+
+def merge_healthcheck(
+    request: WireHealthConfig | None, image: OciHealthConfig | None
+) -> WireHealthConfig | None:
+    """Docker's rule: the image's HEALTHCHECK applies unless the request sets one; fields the
+    request leaves at zero (and an empty test) come from the image's."""
+    if image is None:
+        return request
+    if request is None:
+        return WireHealthConfig(
+            test=tuple(image.test),
+            interval=image.interval,
+            timeout=image.timeout,
+            retries=image.retries,
+            start_period=image.start_period,
+            start_interval=image.start_interval,
+        )
+    return WireHealthConfig(
+        test=request.test or tuple(image.test),
+        interval=request.interval or image.interval,
+        timeout=request.timeout or image.timeout,
+        retries=request.retries or image.retries,
+        start_period=request.start_period or image.start_period,
+        start_interval=request.start_interval or image.start_interval,
+    )
 
 
 def _check_destination(destination: str) -> str:

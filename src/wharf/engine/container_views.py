@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from wharf.apitypes.containers import ContainerInspect, ContainerStateView, ContainerSummary
 from wharf.apitypes.filters import Filters
@@ -67,12 +68,23 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365} years"
 
 
-def status_text(state: ContainerState, now: datetime | None = None) -> str:
+_HEALTH_SUFFIX = {
+    "starting": " (health: starting)",
+    "healthy": " (healthy)",
+    "unhealthy": " (unhealthy)",
+}
+
+
+def status_text(
+    state: ContainerState, now: datetime | None = None, *, health: str | None = None
+) -> str:
     now = now or datetime.now(UTC)
     if state.status in (Status.RUNNING, Status.PAUSED):
         started = parse_time(state.started_at)
         up = human_duration((now - started).total_seconds()) if started else "Less than a second"
-        return f"Up {up} (Paused)" if state.status is Status.PAUSED else f"Up {up}"
+        if state.status is Status.PAUSED:
+            return f"Up {up} (Paused)"
+        return f"Up {up}{_HEALTH_SUFFIX.get(health or '', '')}"
     if state.status is Status.RESTARTING:
         finished = parse_time(state.finished_at)
         ago = human_duration((now - finished).total_seconds()) if finished else "Less than a second"
@@ -97,6 +109,7 @@ def summary(
     state: ContainerState,
     *,
     network_settings: NetworkSettings | None = None,
+    health: str | None = None,
 ) -> ContainerSummary:
     created = parse_time(config.created)
     return ContainerSummary(
@@ -107,7 +120,7 @@ def summary(
         command=command_text(config),
         created=int(created.timestamp()) if created else 0,
         state=state.status.value,
-        status=status_text(state),
+        status=status_text(state, health=health),
         labels=dict(config.config.labels),
         network_mode=config.host_config.network_mode or "none",
         mounts=tuple(m.to_wire() for m in config.mounts),
@@ -116,7 +129,7 @@ def summary(
     )
 
 
-def state_view(state: ContainerState) -> ContainerStateView:
+def state_view(state: ContainerState, health: dict[str, Any] | None = None) -> ContainerStateView:
     return ContainerStateView(
         status=state.status.value,
         running=state.status in (Status.RUNNING, Status.PAUSED),
@@ -129,6 +142,7 @@ def state_view(state: ContainerState) -> ContainerStateView:
         error=state.error,
         started_at=state.started_at,
         finished_at=state.finished_at,
+        health=health,
     )
 
 
@@ -139,13 +153,14 @@ def inspect(
     data_dir: str,
     graph_driver_data: dict[str, str],
     network_settings: NetworkSettings | None = None,
+    health: dict[str, Any] | None = None,
 ) -> ContainerInspect:
     return ContainerInspect(
         id=config.id,
         created=config.created,
         path=config.path,
         args=config.args,
-        state=state_view(state),
+        state=state_view(state, health),
         image_id=config.image_id,
         resolv_conf_path=f"{data_dir}/resolv.conf",
         hostname_path=f"{data_dir}/hostname",
@@ -171,6 +186,7 @@ def matches(
     image_ids_for: dict[str, set[str]],
     created_of: dict[str, float],
     networks: list[str] | None = None,
+    health: str | None = None,
 ) -> bool:
     """Docker's ps filters; ``image_ids_for`` maps an ancestor filter value to image IDs."""
     ids = filters.get("id")
@@ -184,6 +200,12 @@ def matches(
             raise InvalidArgument(f"invalid filter 'status={value}'")
     statuses = filters.get("status")
     if statuses and state.status.value not in statuses:
+        return False
+    wanted_health = filters.get("health")
+    for value in wanted_health:
+        if value not in ("starting", "healthy", "unhealthy", "none"):
+            raise InvalidArgument(f"Unrecognised filter value for health: {value}")
+    if wanted_health and (health or "none") not in wanted_health:
         return False
     labels = config.config.labels
     for wanted in filters.get("label"):

@@ -453,6 +453,8 @@ class ContainerService(ContainerExits):
                 raise InvalidArgument("Renaming a container with the same name as its current name")
             self._records.rename(container_id, name)
             self._records.update_config(container_id, replace(config, name=name).to_json())
+            if self._networks is not None:
+                self._networks.renamed(replace(config, name=name))
 
     # ------------------------------------------------------------------ remove
 
@@ -553,7 +555,7 @@ class ContainerService(ContainerExits):
                 image_ids[value] = {self._images.resolve(value).image_id}
             except WharfError:
                 image_ids[value] = set()
-        summaries = []
+        chosen = []
         for row in rows:
             config = ContainerConfig.from_json(row.config)
             state = ContainerState.from_json(row.state)
@@ -571,15 +573,24 @@ class ContainerService(ContainerExits):
                 image_ids_for=image_ids,
                 created_of=created_of,
                 networks=networks,
+                health=self.health_status(config.id),
             ):
                 continue
-            settings = (
-                self._networks.container_settings(config, state)
-                if self._networks is not None
-                else None
+            chosen.append((config, state))
+        if limit > 0:
+            chosen = chosen[:limit]
+        settings = (
+            self._networks.container_settings_many(chosen) if self._networks is not None else {}
+        )
+        return [
+            container_views.summary(
+                config,
+                state,
+                network_settings=settings.get(config.id),
+                health=self.health_status(config.id),
             )
-            summaries.append(container_views.summary(config, state, network_settings=settings))
-        return summaries[:limit] if limit > 0 else summaries
+            for config, state in chosen
+        ]
 
     def inspect(self, reference: str) -> ContainerInspect:
         container_id = self.resolve_id(reference)
@@ -594,6 +605,7 @@ class ContainerService(ContainerExits):
                 if self._networks is not None
                 else None
             ),
+            health=self.health_wire(container_id),
         )
 
     def config_and_state(self, reference: str) -> tuple[ContainerConfig, ContainerState]:
@@ -681,6 +693,8 @@ class ContainerService(ContainerExits):
             self._restart_timers.clear()
         for timer in timers:
             timer.cancel()
+        if self._health is not None:
+            self._health.close()
 
 
 def _label_matches(labels: dict[str, str], wanted: str) -> bool:

@@ -19,6 +19,7 @@ from wharf.engine.build import TRANSIENT_SNAPSHOT_PREFIX, BuildService
 from wharf.engine.container_ops import ContainerInspector
 from wharf.engine.containers import ContainerService
 from wharf.engine.exec import ExecService
+from wharf.engine.health import HealthMonitor
 from wharf.engine.images import ImageService
 from wharf.engine.networks import NetworkService, open_network_service
 from wharf.engine.system import DaemonPaths, SystemService
@@ -143,6 +144,9 @@ class Engine:
         )
         networks.bind_containers(containers)
         holder["containers"] = containers
+        execs = ExecService(containers=containers, host=host)
+        health = HealthMonitor(execs.run_captured)
+        containers.set_health(health)  # before recover(): running containers resume probes
         build = BuildService(
             images=images,
             containers=containers,
@@ -171,7 +175,7 @@ class Engine:
             db=db,
             images=images,
             containers=containers,
-            execs=ExecService(containers=containers, host=host),
+            execs=execs,
             inspector=ContainerInspector(
                 containers=containers, snapshotter=snapshotter, images=images
             ),

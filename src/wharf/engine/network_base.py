@@ -22,6 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,6 +41,7 @@ from wharf.metadata.networks import EndpointRow, NetworkRecords
 from wharf.network import etcfiles
 from wharf.network.bridge import BridgeDriver
 from wharf.network.dns import DnsServer, Records
+from wharf.network.ipam import IPNetwork
 
 log = logging.getLogger("wharf.engine.networks")
 T = TypeVar("T")
@@ -77,7 +79,7 @@ class HostKernel:
 
         netns.remove_netns(path)
 
-    def host_routes(self) -> list[object]:  # type: ignore[override]
+    def host_routes(self) -> list[IPNetwork]:
         from wharf.network import links
 
         return list(links.host_routes())
@@ -98,7 +100,7 @@ class NetworkStore:
         records: NetworkRecords,
         driver: BridgeDriver,
         netns_dir: Path,
-        names: DeviceNames = DeviceNames(),
+        names: DeviceNames | None = None,
         kernel: KernelOps | None = None,
         host_resolv_conf: Path = Path(etcfiles.HOST_RESOLV_CONF),
         host_hosts: Path = Path("/etc/hosts"),
@@ -108,8 +110,8 @@ class NetworkStore:
         self._records = records
         self._driver = driver
         self._netns_dir = netns_dir
-        self._names = names
-        self._kernel: KernelOps = kernel if kernel is not None else HostKernel()  # type: ignore[assignment]
+        self._names = names if names is not None else DeviceNames()
+        self._kernel: KernelOps = kernel if kernel is not None else HostKernel()
         self._host_resolv_conf = host_resolv_conf
         self._host_hosts = host_hosts
         self._allocation_lock = allocation_lock
@@ -254,7 +256,7 @@ class NetworkStore:
         if not network.has_dns:
             return
         endpoints = [ep for ep in self._endpoints_of_network(network.id) if ep.active is not None]
-        table: dict[str, list[object]] = {}
+        table: dict[str, list[IPv4Address | IPv6Address]] = {}
         # First names first: the first name given for an address is its PTR answer.
         for ep in endpoints:
             assert ep.active is not None
@@ -264,7 +266,7 @@ class NetworkStore:
             assert ep.active is not None
             for name in ep.active.dns_names[1:]:
                 table.setdefault(name, []).extend(ep.active.addresses())
-        self.dns_records.set_network(network.id, table, domain=network.name)  # type: ignore[arg-type]
+        self.dns_records.set_network(network.id, table, domain=network.name)
 
     def _register_clients(self, container_id: str, dns: tuple[str, ...]) -> None:
         """Queries from each of the container's addresses search all its user networks and

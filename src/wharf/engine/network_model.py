@@ -109,8 +109,10 @@ class DeviceNames:
         return self.user_bridge_prefix + network_id[: min(room, 12)]
 
     def new_veth(self) -> str:
-        room = 15 - len(self.veth_prefix)
-        return self.veth_prefix + secrets.token_hex(8)[: min(room, 7 if not self.prefix else room)]
+        """A random host-side veth name: ``veth`` + 7 hex (Docker's), or the prefix's filled
+        to Linux's 15 bytes."""
+        room = 7 if not self.prefix else 15 - len(self.veth_prefix)
+        return self.veth_prefix + secrets.token_hex(8)[:room]
 
     @property
     def table(self) -> str:

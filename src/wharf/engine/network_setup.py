@@ -20,7 +20,7 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
 from pathlib import Path
 
 from wharf.apitypes.containers import CreateRequest
@@ -42,7 +42,7 @@ from wharf.engine.network_model import (
     PublishedPort,
     SandboxMode,
 )
-from wharf.errdefs import Conflict, Forbidden, InvalidArgument, NotFound, Unsupported, WharfError
+from wharf.errdefs import Conflict, Forbidden, InvalidArgument, NotFound, WharfError
 from wharf.network import etcfiles, ipam
 from wharf.network.bridge import port_in_use
 from wharf.network.nftables import PortMapping
@@ -87,18 +87,28 @@ class NetworkSandboxes(NetworkStore):
         hc = request.host_config
         mode = hc.network_mode or "default"
         if mode.startswith("container:"):
-            raise Unsupported(
-                "network mode container:<name|id> is not supported by wharf yet;"
-                " use a user-defined network"
-            )
+            target = mode.partition(":")[2]
+            if not target:
+                raise InvalidArgument(f"invalid network mode: {mode}")
+            self.containers.resolve_id(target)
+            others = [name for name, _ in request.networking.endpoints if name != mode]
+            if others:
+                raise InvalidArgument(
+                    "conflicting options: container type network can't be used with other networks"
+                )
+            return []  # it joins the other container's namespace: no endpoint of its own
         primary = self.find_network(primary_name(mode))
-        chosen: dict[str, tuple[Network, EndpointSettings]] = {primary.id: (primary, EndpointSettings())}
+        chosen: dict[str, tuple[Network, EndpointSettings]] = {
+            primary.id: (primary, EndpointSettings())
+        }
         for name, settings in request.networking.endpoints:
-            network = primary if name in ("default", mode) else self.find_network(primary_name(name))
+            network = (
+                primary if name in ("default", mode) else self.find_network(primary_name(name))
+            )
             chosen[network.id] = (network, settings)
         if primary.driver is not Driver.BRIDGE and len(chosen) > 1:
-            others = ", ".join(sorted(n.name for n, _ in chosen.values()))
-            raise InvalidArgument(f"Container cannot be connected to network endpoints: {others}")
+            joined = ", ".join(sorted(n.name for n, _ in chosen.values()))
+            raise InvalidArgument(f"Container cannot be connected to network endpoints: {joined}")
         endpoints = []
         for network, settings in chosen.values():
             endpoints.append(self._endpoint_request(container_id, network, settings))
@@ -155,6 +165,8 @@ class NetworkSandboxes(NetworkStore):
     def setup(self, config: ContainerConfig) -> NetworkSetup:
         """Everything a starting container needs from its networks (see the module doc)."""
         mode = primary_name(config.host_config.network_mode)
+        if mode.startswith("container:"):
+            return self._joined_setup(config, mode.partition(":")[2])
         with self._lock:
             endpoints = self._endpoints_for(config)
             networks = {ep.network_id: self._network(ep.network_id) for ep in endpoints}
@@ -182,7 +194,8 @@ class NetworkSandboxes(NetworkStore):
                 (
                     ep.active.gateway
                     for ep in active
-                    if ep.active is not None and networks[ep.network_id].has_dns
+                    if ep.active is not None
+                    and networks[ep.network_id].has_dns
                     and ep.active.gateway is not None
                 ),
                 None,
@@ -204,6 +217,36 @@ class NetworkSandboxes(NetworkStore):
                 self._hosts(config, addresses),
                 self._resolv(config, embedded if isinstance(embedded, IPv4Address) else None),
             )
+
+    def _joined_setup(self, config: ContainerConfig, target_ref: str) -> NetworkSetup:
+        """``--network container:<target>``: the target's namespace, hosts and resolv.conf."""
+        target_id = self.containers.resolve_id(target_ref)
+        target, state = self.containers.config_and_state(target_id)
+        if not state.running:
+            raise Conflict(f"cannot join network of a non running container: {target_id}")
+        target_mode = primary_name(target.host_config.network_mode)
+        if target_mode == HOST:
+            return self._host_setup(config)
+        if target_mode.startswith("container:"):
+            return self._joined_setup(config, target_mode.partition(":")[2])
+        path = self._netns_dir / target_id
+        if not path.exists():  # an empty namespace the runtime made (--network none)
+            path = Path(f"/proc/{state.pid}/ns/net")
+        with self._lock:
+            active = [ep for ep in self._endpoints_of_container(target_id) if ep.active]
+            embedded = None
+            for ep in active:
+                network = self._network(ep.network_id)
+                subnet = network.ipv4
+                if network.has_dns and subnet is not None and embedded is None:
+                    embedded = subnet.gateway
+            addresses = [a for ep in active if ep.active for a in ep.active.addresses()]
+        return NetworkSetup(
+            SandboxMode.PATH,
+            path,
+            self._hosts(target, addresses),
+            self._resolv(target, embedded if isinstance(embedded, IPv4Address) else None),
+        )
 
     def _endpoints_for(self, config: ContainerConfig) -> list[Endpoint]:
         """The container's endpoints, primary first; a container recorded without any (made
@@ -260,7 +303,8 @@ class NetworkSandboxes(NetworkStore):
                 config, path, ep, network, ifname=f"eth{index}", mac=mac, route=not has_gateway
             )
             has_gateway = has_gateway or (
-                not network.config.internal and attached.active is not None
+                not network.config.internal
+                and attached.active is not None
                 and attached.active.gateway is not None
             )
             active.append(attached)
@@ -282,7 +326,8 @@ class NetworkSandboxes(NetworkStore):
         if subnet is None:
             raise InvalidArgument(f"network {network.name} has no IPv4 subnet")
         others = [
-            o.active for o in self._endpoints_of_network(network.id)
+            o.active
+            for o in self._endpoints_of_network(network.id)
             if o.active is not None and o.container_id != ep.container_id
         ]
         used4 = {a.ipv4.ip for a in others if a.ipv4 is not None}
@@ -292,27 +337,32 @@ class NetworkSandboxes(NetworkStore):
             address = ep.ipv4
         else:
             address = ipam.allocate_address(subnet, used4)
-        address6 = None
-        gateway6 = None
+        internal = network.config.internal
+        address6: IPv6Interface | None = None
+        network_gateway6: IPv6Address | None = None
         v6 = network.ipv6
         if v6 is not None and self._kernel.ipv6_enabled():
             used6 = {a.ipv6.ip for a in others if a.ipv6 is not None}
             if ep.ipv6 is not None:
                 ipam.check_requested_address(v6, ep.ipv6, used6)
-                address6 = v6.interface(ep.ipv6)
+                chosen6 = v6.interface(ep.ipv6)
             else:
-                address6 = v6.interface(ipam.allocate_address(v6, used6))
-            gateway6 = v6.gateway if route and not network.config.internal else None
-        internal = network.config.internal
+                chosen6 = v6.interface(ipam.allocate_address(v6, used6))
+            # A network's ipv6 subnet is IPv6 through and through (Network.ipv6).
+            assert isinstance(chosen6, IPv6Interface) and isinstance(v6.gateway, IPv6Address)
+            address6, network_gateway6 = chosen6, v6.gateway
+        gateway6 = network_gateway6 if route and not internal else None
         veth = self._names.new_veth()
         interface = subnet.interface(address)
+        network_gateway = subnet.gateway
+        assert isinstance(interface, IPv4Interface) and isinstance(network_gateway, IPv4Address)
         mac_address = self._driver.connect(
             bridge_name=network.config.bridge,
             netns_path=path,
             ifname=ifname,
             host_veth_name=veth,
             address=interface,
-            gateway=subnet.gateway if route and not internal else None,
+            gateway=network_gateway if route and not internal else None,
             mac=mac or None,
             mtu=network.config.mtu,
             address6=address6,
@@ -324,11 +374,11 @@ class NetworkSandboxes(NetworkStore):
                 endpoint_id=secrets.token_hex(32),
                 ifname=ifname,
                 veth=veth,
-                ipv4=interface,  # type: ignore[arg-type]
-                ipv6=address6,  # type: ignore[arg-type]
+                ipv4=interface,
+                ipv6=address6,
                 mac=mac_address,
-                gateway=None if internal else subnet.gateway,  # type: ignore[arg-type]
-                gateway6=None if internal or v6 is None or address6 is None else v6.gateway,  # type: ignore[arg-type]
+                gateway=None if internal else network_gateway,
+                gateway6=None if internal else network_gateway6,
                 dns_names=self._dns_names(config, ep) if network.has_dns else (),
             ),
         )
@@ -392,7 +442,11 @@ class NetworkSandboxes(NetworkStore):
             chosen.append(PublishedPort(request.key, request.host_ip, port))
         mappings = [
             PortMapping(
-                p.key.protocol, p.host_ip, p.host_port, container_ip, p.key.number,
+                p.key.protocol,
+                p.host_ip,
+                p.host_port,
+                container_ip,
+                p.key.number,
                 network.config.bridge,
             )
             for p in chosen
@@ -462,7 +516,9 @@ class NetworkSandboxes(NetworkStore):
                 return subnet.gateway
         return None
 
-    def _hosts(self, config: ContainerConfig, addresses: Sequence[IPv4Address | IPv6Address]) -> str:
+    def _hosts(
+        self, config: ContainerConfig, addresses: Sequence[IPv4Address | IPv6Address]
+    ) -> str:
         sysctls = config.host_config.sysctls
         ipv6_off = sysctls.get("net.ipv6.conf.all.disable_ipv6") == "1"
         return etcfiles.hosts_file(
@@ -516,6 +572,17 @@ class NetworkSandboxes(NetworkStore):
                 with contextlib.suppress(NotFound):
                     self._refresh_dns(self._network(network_id))
 
+    def renamed(self, config: ContainerConfig) -> None:
+        """The container has a new name: its DNS names follow at once, as in Docker."""
+        with self._lock:
+            for ep in self._endpoints_of_container(config.id):
+                if ep.active is None or not ep.active.dns_names:
+                    continue
+                names = self._dns_names(config, ep)
+                self._save_endpoint(replace(ep, active=replace(ep.active, dns_names=names)))
+                with contextlib.suppress(NotFound):
+                    self._refresh_dns(self._network(ep.network_id))
+
     # ------------------------------------------------------------------ live changes
 
     def _attach_live(self, config: ContainerConfig, ep: Endpoint, network: Network) -> Endpoint:
@@ -528,9 +595,7 @@ class NetworkSandboxes(NetworkStore):
         index = 0
         while f"eth{index}" in used:
             index += 1
-        has_route = any(
-            e.active is not None and e.active.gateway is not None for e in current
-        )
+        has_route = any(e.active is not None and e.active.gateway is not None for e in current)
         attached = self._attach(
             config, path, ep, network, ifname=f"eth{index}", mac=ep.mac, route=not has_route
         )

@@ -196,7 +196,9 @@ def settings(
             )
         views.append((network.name, view))
     bridge_mode = any(
-        networks[ep.network_id].driver is Driver.BRIDGE for ep in endpoints if ep.network_id in networks
+        networks[ep.network_id].driver is Driver.BRIDGE
+        for ep in endpoints
+        if ep.network_id in networks
     )
     return NetworkSettings(
         sandbox_id=config.id if running else "",

@@ -1,6 +1,10 @@
 """The network service: ``docker network create/ls/inspect/rm/prune/connect/disconnect``,
 live port changes (``wharf port add/rm``), the default networks, and recovery.
 
+The class is built in layers, each a module: ``network_base`` (records, locks, DNS),
+``network_setup`` (a container's network from create to rm), ``network_recovery`` (daemon
+start and exit), this one (the Engine API's operations); ``network_views`` renders.
+
 Networks are recorded in metadata (``NetworkRecords``), their devices and firewall rules
 made by the bridge driver (``wharf.network.bridge``); this service keeps the two in step:
 
@@ -11,13 +15,13 @@ made by the bridge driver (``wharf.network.bridge``); this service keeps the two
 - the default networks ``bridge`` (172.17.0.0/16 unless taken; device ``wharf0``), ``host``
   and ``none`` always exist and cannot be removed.
 
-Recovery at daemon start, in two steps around the container service's own: ``prepare``
-(default networks, every bridge recreated or kept, the firewall rebuilt from the records)
-before containers restart, ``reconcile`` after (endpoints of containers that are not
-running released, their namespace files removed, interfaces with our prefixes that no
-record explains deleted, DNS tables rebuilt). At shutdown with no container running,
-``close`` deletes our bridges and nftables table (the next start makes them again), so a
-stopped daemon leaves no trace in ``ip link`` or the ruleset.
+Recovery (``network_recovery``) at daemon start, in two steps around the container
+service's own: ``prepare`` (default networks, every bridge recreated or kept, the firewall
+rebuilt from the records) before containers restart, ``reconcile`` after (endpoints of
+containers that are not running released, their namespace files removed, interfaces with our
+prefixes that no record explains deleted, DNS tables rebuilt). At shutdown with no container
+running, ``close`` deletes our bridges and nftables table (the next start makes them again),
+so a stopped daemon leaves no trace in ``ip link`` or the ruleset.
 """
 
 from __future__ import annotations
@@ -44,9 +48,6 @@ from wharf.apitypes.networks import (
 from wharf.engine import network_views
 from wharf.engine.container_model import ContainerConfig, ContainerState
 from wharf.engine.network_model import (
-    DEFAULT_BRIDGE,
-    HOST,
-    NONE,
     PREDEFINED,
     DeviceNames,
     Driver,
@@ -56,7 +57,8 @@ from wharf.engine.network_model import (
     PortKey,
     PortRequest,
 )
-from wharf.engine.network_setup import NetworkSandboxes, primary_name
+from wharf.engine.network_recovery import ICC_OPTION, MTU_OPTION, NetworkRecovery
+from wharf.engine.network_setup import primary_name
 from wharf.errdefs import (
     Conflict,
     Forbidden,
@@ -67,18 +69,15 @@ from wharf.errdefs import (
     WharfError,
 )
 from wharf.metadata.db import MetadataDB
-from wharf.metadata.networks import NetworkRecords, NetworkRow
+from wharf.metadata.networks import NetworkRecords
 from wharf.network import ipam
 from wharf.network.bridge import BridgeDriver
 from wharf.network.nftables import BridgeRules, PacketFilter, PortMapping, select_firewall
 
 log = logging.getLogger("wharf.engine.networks")
 
-_ICC_OPTION = "com.docker.network.bridge.enable_icc"
-_MTU_OPTION = "com.docker.network.driver.mtu"
 
-
-class NetworkService(NetworkSandboxes):
+class NetworkService(NetworkRecovery):
     """Networks of the ``bridge`` driver plus the built-in ``host`` and ``none``."""
 
     # ------------------------------------------------------------------ create
@@ -93,11 +92,11 @@ class NetworkService(NetworkSandboxes):
             )
         self._check_driver(request)
         options = dict(request.options)
-        icc = options.get(_ICC_OPTION, "true").lower() not in ("false", "0")
+        icc = options.get(ICC_OPTION, "true").lower() not in ("false", "0")
         try:
-            mtu = int(options.get(_MTU_OPTION, "1500"))
+            mtu = int(options.get(MTU_OPTION, "1500"))
         except ValueError:
-            raise InvalidArgument(f"invalid {_MTU_OPTION}: {options[_MTU_OPTION]}") from None
+            raise InvalidArgument(f"invalid {MTU_OPTION}: {options[MTU_OPTION]}") from None
         v4_pools = [p for p in request.ipam_pools if ":" not in p.subnet]
         v6_pools = [p for p in request.ipam_pools if ":" in p.subnet]
         if len(v4_pools) > 1 or len(v6_pools) > 1:
@@ -158,7 +157,9 @@ class NetworkService(NetworkSandboxes):
         if request.ingress:
             raise Unsupported("ingress networks need swarm mode, which wharf does not have")
         if request.config_only or request.config_from:
-            raise Unsupported("config-only networks (--config-only, --config-from) are not supported")
+            raise Unsupported(
+                "config-only networks (--config-only, --config-from) are not supported"
+            )
         if request.scope not in ("", "local"):
             raise InvalidArgument(f"invalid scope {request.scope!r}: only local is supported")
 
@@ -177,29 +178,6 @@ class NetworkService(NetworkSandboxes):
         pools = ipam.AddressPool() if version == 4 else ipam.AddressPool.ipv6()
         network = pools.next_free(ours, self._kernel.host_routes())
         return ipam.validate_subnet(network)
-
-    def _make_bridge(self, network: Network) -> None:
-        v4 = network.ipv4
-        assert v4 is not None
-        self._driver.create_network(
-            network.config.bridge,
-            v4,
-            internal=network.config.internal,
-            ipv6_subnet=network.ipv6,
-            icc=network.config.icc,
-            mtu=network.config.mtu,
-        )
-
-    def _insert(self, network: Network) -> None:
-        self._records.insert(
-            NetworkRow(
-                id=network.id,
-                name=network.name,
-                driver=network.driver.value,
-                created_at=network.created_at,
-                config=network.config.to_json(),
-            )
-        )
 
     # ------------------------------------------------------------------ views
 
@@ -320,9 +298,7 @@ class NetworkService(NetworkSandboxes):
                     f"container {container_id} is not connected to network {network.name}"
                 )
             if network.driver in (Driver.HOST, Driver.NULL):
-                raise Forbidden(
-                    f"container cannot be disconnected from {network.name} network"
-                )
+                raise Forbidden(f"container cannot be disconnected from {network.name} network")
             self._detach_live(config, _load(row), network)
             self._records.delete_endpoint(network.id, container_id)
         log.info("disconnected %s from network %s", container_id[:12], network.name)
@@ -390,6 +366,25 @@ class NetworkService(NetworkSandboxes):
             sandbox_key=str(self._netns_dir / config.id),
         )
 
+    def container_settings_many(
+        self, items: Sequence[tuple[ContainerConfig, ContainerState]]
+    ) -> dict[str, NetworkSettings]:
+        """``container_settings`` of many containers in two queries (``ps``)."""
+        networks = {n.id: n for n in self._all_networks()}
+        by_container: dict[str, list[Endpoint]] = {}
+        for ep in self._all_endpoints():
+            by_container.setdefault(ep.container_id, []).append(ep)
+        return {
+            config.id: network_views.settings(
+                config,
+                by_container.get(config.id, []),
+                networks,
+                running=state.running,
+                sandbox_key=str(self._netns_dir / config.id),
+            )
+            for config, state in items
+        }
+
     def networks_of(self, container_id: str) -> list[str]:
         """Names and IDs of the networks a container is on (the ``ps`` network filter)."""
         found = []
@@ -399,142 +394,8 @@ class NetworkService(NetworkSandboxes):
                 found += [network.name, network.id]
         return found
 
-    # ------------------------------------------------------------------ recovery
 
-    def prepare(self) -> None:
-        """Daemon start, before containers recover: default networks, bridges, firewall."""
-        with self._lock:
-            self._ensure_defaults()
-            for network in self._all_networks():
-                if network.is_bridge:
-                    try:
-                        self._make_bridge(network)
-                    except WharfError as exc:
-                        log.error("cannot set up network %s: %s", network.name, exc.message)
-            self._restore_firewall()
-            for network in self._all_networks():
-                self._refresh_dns(network)
-
-    def _ensure_defaults(self) -> None:
-        now = self._clock()
-        if self._records.find_by_name(DEFAULT_BRIDGE) is None:
-            with self._host_allocation():
-                ours = [net for n in self._all_networks() for net in n.networks()]
-                subnet = ipam.validate_subnet(
-                    ipam.AddressPool().next_free(ours, self._kernel.host_routes())
-                )
-                bridge = self._names.default_bridge
-                network = Network(
-                    id=secrets.token_hex(32),
-                    name=DEFAULT_BRIDGE,
-                    driver=Driver.BRIDGE,
-                    created_at=now,
-                    config=NetworkConfig(
-                        subnets=(subnet,),
-                        bridge=bridge,
-                        options={
-                            "com.docker.network.bridge.default_bridge": "true",
-                            _ICC_OPTION: "true",
-                            "com.docker.network.bridge.enable_ip_masquerade": "true",
-                            "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-                            BRIDGE_NAME_OPTION: bridge,
-                            _MTU_OPTION: "1500",
-                        },
-                    ),
-                )
-                self._make_bridge(network)
-                try:
-                    self._insert(network)
-                except BaseException:
-                    with contextlib.suppress(WharfError):
-                        self._driver.delete_network(bridge)
-                    raise
-        for name, driver in ((HOST, Driver.HOST), (NONE, Driver.NULL)):
-            if self._records.find_by_name(name) is None:
-                self._insert(Network(secrets.token_hex(32), name, driver, now, NetworkConfig()))
-
-    def _restore_firewall(self) -> None:
-        bridges = []
-        by_bridge = {}
-        for network in self._all_networks():
-            if network.is_bridge:
-                by_bridge[network.id] = network
-                for subnet in network.config.subnets:
-                    bridges.append(
-                        BridgeRules(
-                            network.config.bridge,
-                            subnet.network,
-                            network.config.internal,
-                            network.config.icc,
-                        )
-                    )
-        ports: dict[str, list[PortMapping]] = {}
-        for ep in self._all_endpoints():
-            owner = by_bridge.get(ep.network_id)
-            if ep.active is None or owner is None or ep.active.ipv4 is None:
-                continue
-            for port in ep.active.ports:
-                ports.setdefault(ep.container_id, []).append(
-                    PortMapping(
-                        port.key.protocol, port.host_ip, port.host_port, ep.active.ipv4.ip,
-                        port.key.number, owner.config.bridge,
-                    )
-                )
-        self._driver.restore(bridges, ports)
-
-    def reconcile(self) -> None:
-        """Daemon start, after containers recovered: release what dead containers held and
-        delete what no record explains."""
-        with self._lock:
-            running = {
-                config.id: config
-                for config, state in self.containers.all_containers()
-                if state.running
-            }
-            known = {config.id for config, _ in self.containers.all_containers()}
-            for ep in self._all_endpoints():
-                if ep.container_id not in known:
-                    self._records.delete_endpoint(ep.network_id, ep.container_id)
-                elif ep.active is not None and ep.container_id not in running:
-                    self.release(ep.container_id)
-            if self._netns_dir.is_dir():
-                for path in self._netns_dir.iterdir():
-                    if path.name not in running:
-                        with contextlib.suppress(WharfError, OSError):
-                            self._kernel.remove_netns(path)
-            keep = {n.config.bridge for n in self._all_networks() if n.is_bridge}
-            keep |= {ep.active.veth for ep in self._all_endpoints() if ep.active and ep.active.veth}
-            try:
-                removed = self._driver.prune_links(keep, self._names.link_prefixes)
-            except WharfError as exc:
-                log.warning("cleaning up interfaces: %s", exc.message)
-                removed = []
-            if removed:
-                log.info("removed interfaces no record explains: %s", ", ".join(removed))
-            self._restore_firewall()
-            for network in self._all_networks():
-                self._refresh_dns(network)
-            for config in running.values():
-                self._register_clients(config.id, config.host_config.dns)
-
-    def close(self) -> None:
-        """Daemon shutdown: with no container running, take our bridges and table away."""
-        with self._lock:
-            if self._containers is not None and any(
-                state.running for _, state in self._containers.all_containers()
-            ):
-                return
-            for network in self._all_networks():
-                if network.is_bridge:
-                    with contextlib.suppress(WharfError):
-                        self._driver.delete_network(network.config.bridge)
-            with contextlib.suppress(WharfError):
-                self._driver.firewall.remove()
-
-
-def open_network_service(
-    db: MetadataDB, exec_root: Path, *, prefix: str = ""
-) -> NetworkService:
+def open_network_service(db: MetadataDB, exec_root: Path, *, prefix: str = "") -> NetworkService:
     """The service over the real kernel: nftables (or iptables) table of our own, bridges and
     veths over netlink, namespaces under ``<exec-root>/netns``."""
     names = DeviceNames(prefix)

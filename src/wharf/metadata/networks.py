@@ -25,6 +25,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from wharf.errdefs import Conflict, InvalidArgument, NotFound
 from wharf.metadata.db import MetadataDB
@@ -69,14 +70,14 @@ class NetworkRecords:
         """Add a network; a name or ID already in use is a Conflict."""
         if not row.id or not row.name or not row.driver:
             raise InvalidArgument("a network needs an id, a name and a driver")
-        try:
-            with self._db.transaction() as conn:
+        with self._db.transaction() as conn:
+            try:
                 conn.execute(
                     f"INSERT INTO networks ({_NETWORK_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                     (row.id, row.name, row.driver, row.created_at, row.config),
                 )
-        except sqlite3.IntegrityError as exc:
-            raise Conflict(f"network with name {row.name} already exists") from exc
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"network with name {row.name} already exists") from exc
 
     def get(self, network_id: str) -> NetworkRow:
         rows = self._db.query(
@@ -120,15 +121,16 @@ class NetworkRecords:
 
     def put_endpoint(self, row: EndpointRow) -> None:
         """Insert an endpoint or replace its config; its network must exist (else NotFound)."""
-        try:
-            with self._db.transaction() as conn:
+        with self._db.transaction() as conn:
+            try:
                 conn.execute(
                     f"INSERT INTO endpoints ({_ENDPOINT_COLUMNS}) VALUES (?, ?, ?)"
-                    " ON CONFLICT (network_id, container_id) DO UPDATE SET config = excluded.config",
+                    " ON CONFLICT (network_id, container_id)"
+                    " DO UPDATE SET config = excluded.config",
                     (row.network_id, row.container_id, row.config),
                 )
-        except sqlite3.IntegrityError as exc:
-            raise NotFound(f"network {row.network_id} not found") from exc
+            except sqlite3.IntegrityError as exc:  # the foreign key: no such network
+                raise NotFound(f"network {row.network_id} not found") from exc
 
     def endpoint(self, network_id: str, container_id: str) -> EndpointRow | None:
         rows = self._db.query(
@@ -138,9 +140,8 @@ class NetworkRecords:
         return _endpoint(rows[0]) if rows else None
 
     def endpoints(self) -> builtins.list[EndpointRow]:
-        rows = self._db.query(
-            f"SELECT {_ENDPOINT_COLUMNS} FROM endpoints ORDER BY network_id, container_id"
-        )
+        """Every endpoint, in the order they were added."""
+        rows = self._db.query(f"SELECT {_ENDPOINT_COLUMNS} FROM endpoints ORDER BY rowid")
         return [_endpoint(row) for row in rows]
 
     def endpoints_of_network(self, network_id: str) -> builtins.list[EndpointRow]:
@@ -174,17 +175,19 @@ class NetworkRecords:
             return int(cursor.rowcount)
 
 
-def _network(row: tuple[object, ...]) -> NetworkRow:
+def _network(row: tuple[Any, ...]) -> NetworkRow:
     network_id, name, driver, created_at, config = row
     return NetworkRow(
         id=str(network_id),
         name=str(name),
         driver=str(driver),
-        created_at=float(created_at),  # type: ignore[arg-type]
+        created_at=float(created_at),
         config=str(config),
     )
 
 
-def _endpoint(row: tuple[object, ...]) -> EndpointRow:
+def _endpoint(row: tuple[Any, ...]) -> EndpointRow:
     network_id, container_id, config = row
-    return EndpointRow(network_id=str(network_id), container_id=str(container_id), config=str(config))
+    return EndpointRow(
+        network_id=str(network_id), container_id=str(container_id), config=str(config)
+    )

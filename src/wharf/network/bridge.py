@@ -2,11 +2,12 @@
 published ports kept in the firewall.
 
 Layer L1. Imports: stdlib, ``wharf.errdefs`` and the other ``wharf.network`` modules
-(``links`` for netlink, ``nftables`` for the rules, ``ipam`` for types). The engine keeps the
-records (networks, endpoints, port mappings in metadata) and drives this class; the driver
-keeps only the firewall's wanted state in memory, so at daemon start the engine calls
-``create_network`` for each network it knows (idempotent; recreates bridges after a reboot)
-and ``restore`` once with every network and published port its records hold.
+(``links`` for netlink, ``nftables``/``iptables`` for the rules, ``ipam`` for types).
+
+The engine keeps the records (networks, endpoints, port mappings in metadata) and drives this
+class; the driver keeps only the firewall's wanted state in memory. At daemon start the
+engine calls ``create_network`` for each network it knows (idempotent; recreates bridges
+after a reboot) and ``restore`` once with every network and published port its records hold.
 
 Global kernel settings changed here (and never put back: Docker does not either, running
 containers depend on them):
@@ -43,6 +44,7 @@ from wharf.errdefs import Conflict, InvalidArgument
 from wharf.network import links as links_module
 from wharf.network.ipam import IPAddress, IPInterface, Subnet
 from wharf.network.nftables import BridgeRules, PacketFilter, PortMapping, PortProtocol
+from wharf.network.nftables import select_firewall as select_firewall  # the engine's import
 
 EPHEMERAL_PORTS = (49153, 60999)
 """Docker's range for random host ports (``-p 80``, ``-P``)."""

@@ -32,6 +32,7 @@ import os
 import re
 import secrets
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -216,7 +217,8 @@ def attach_veth(
 
     The pair is created with its peer directly in the namespace under its final name (one
     netlink request, no rename), the host end already enslaved to the bridge and up. Inside:
-    addresses, link up, default routes via the gateways given. Any failure deletes the pair.
+    link up, addresses, default routes via the gateways given. Returns once the bridge port
+    forwards. Any failure deletes the pair.
     """
     for name in (bridge, host_name, container_ifname):
         validate_ifname(name)
@@ -246,6 +248,7 @@ def attach_veth(
             try:
                 ipr.link("set", ifname=host_name, ifalias=OWNER_ALIAS)
                 _configure_inside(netns_path, container_ifname, address, gateway, ipv6, gateway6)
+                _wait_forwarding(host_name)
             except BaseException as exc:
                 _delete(ipr, host_name)
                 if isinstance(exc, WharfError) or not isinstance(exc, Exception):
@@ -269,14 +272,34 @@ def _configure_inside(
         index = _index(ipr, ifname)
         if index is None:
             raise NotFound(f"no interface {ifname} in {netns_path}")
+        # Up first: the carrier reaches the bridge port asynchronously (linkwatch), so the
+        # sooner it starts, the less _wait_forwarding waits.
+        ipr.link("set", index=index, state="up")
         _addr_add(ipr, index, address)
         if ipv6 is not None:
             _addr_add(ipr, index, ipv6)
-        ipr.link("set", index=index, state="up")
         if gateway is not None:
             ipr.route("add", dst="0.0.0.0/0", gateway=str(gateway), oif=index)
         if gateway6 is not None:
             ipr.route("add", dst="::/0", gateway=str(gateway6), oif=index, family=_AF_INET6)
+
+
+def _wait_forwarding(host_name: str, timeout: float = 1.0) -> None:
+    """Return once the bridge port forwards (state 3), or after ``timeout`` regardless.
+
+    The port learns that its peer came up through the kernel's linkwatch work, a little after
+    the netlink call returns (0-2 ms here, more under load). A container that sends at once
+    would lose its first ARP request to a disabled port and wait a second for the retry.
+    """
+    state = Path(f"/sys/class/net/{host_name}/brport/state")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if state.read_text().strip() == "3":
+                return
+        except OSError:
+            return  # no sysfs view of this port (another namespace's /sys): cannot wait
+        time.sleep(0.0002)
 
 
 def detach_veth(host_name: str) -> None:

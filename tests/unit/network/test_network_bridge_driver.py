@@ -22,7 +22,9 @@ class FakeLinks:
         self.sysctls: dict[str, str] = {}
         self.calls: list[str] = []
 
-    def ensure_bridge(self, name: str, addresses: Sequence[IPInterface], *, mtu: int = 1500) -> bool:
+    def ensure_bridge(
+        self, name: str, addresses: Sequence[IPInterface], *, mtu: int = 1500
+    ) -> bool:
         self.calls.append(f"ensure_bridge {name}")
         created = name not in self.bridges
         self.bridges[name] = list(addresses)
@@ -241,7 +243,10 @@ def test_allocate_port_walks_the_range_without_reuse(fw: FakeFirewall, fl: FakeL
 
 
 def test_restore_replaces_the_whole_state(driver: BridgeDriver, fw: FakeFirewall) -> None:
-    rules = [BridgeRules("br-a", SUB.network, False), BridgeRules("wharf0", ip_network("172.17.0.0/16"), False)]
+    rules = [
+        BridgeRules("br-a", SUB.network, False),
+        BridgeRules("wharf0", ip_network("172.17.0.0/16"), False),
+    ]
     driver.restore(rules, {"c1": [mapping(18080)], "c2": []})
     assert fw.last == (rules, [mapping(18080)])
     assert driver.published() == {"c1": (mapping(18080),)}

@@ -98,7 +98,10 @@ def test_validate_subnet_with_gateway_and_range() -> None:
         ({"subnet": "foo"}, "invalid subnet foo: invalid CIDR block notation"),
         ({"subnet": "10.0.0.0"}, "invalid subnet 10.0.0.0: invalid CIDR block notation"),
         ({"subnet": "10.0.0.1/24"}, "invalid subnet 10.0.0.1/24: it should be 10.0.0.0/24"),
-        ({"subnet": "10.0.0.0/24", "gateway": "10.0.1.1"}, "no matching subnet for gateway 10.0.1.1"),
+        (
+            {"subnet": "10.0.0.0/24", "gateway": "10.0.1.1"},
+            "no matching subnet for gateway 10.0.1.1",
+        ),
         ({"subnet": "10.0.0.0/24", "gateway": "fd00::1"}, "no matching subnet for gateway fd00::1"),
         ({"subnet": "10.0.0.0/24", "gateway": "x"}, "invalid gateway x"),
         ({"subnet": "10.0.0.0/24", "ip_range": "10.0.0.0/16"}, "no matching subnet for range"),

@@ -6,18 +6,20 @@ from ipaddress import ip_address, ip_network
 import pytest
 
 from wharf.errdefs import EngineFailure, InvalidArgument
+from wharf.network.iptables import (
+    IptablesFirewall,
+    hooked_chains,
+    render_iptables,
+    render_iptables_removal,
+)
 from wharf.network.nftables import (
     BridgeRules,
     Firewall,
-    IptablesFirewall,
     LibNftables,
     NftCommand,
     PortMapping,
     PortProtocol,
     group_bridges,
-    hooked_chains,
-    render_iptables,
-    render_iptables_removal,
     render_removal,
     render_ruleset,
 )
@@ -40,7 +42,11 @@ def port(
     bridge: str = "br-a",
 ) -> PortMapping:
     return PortMapping(
-        proto, None if host is None else ip_address(host), host_port, ip_address(container), cport,
+        proto,
+        None if host is None else ip_address(host),
+        host_port,
+        ip_address(container),
+        cport,
         bridge,
     )
 
@@ -137,7 +143,10 @@ def test_conflicting_bridge_settings_are_refused() -> None:
 
 def test_icc_off_drops_traffic_inside_the_bridge() -> None:
     text = render_ruleset("t", [DEFAULT], [])
-    assert '\tchain to-wharf0 {\n\t\tct state established,related accept\n\t\tiifname "wharf0" drop\n' in text
+    assert (
+        '\tchain to-wharf0 {\n\t\tct state established,related accept\n\t\tiifname "wharf0" drop\n'
+        in text
+    )
 
 
 def test_internal_bridges_get_no_nat_and_no_published_ports() -> None:
@@ -260,9 +269,7 @@ COMMIT
 
 def test_iptables_golden_ipv4_only_and_jumps_added_once() -> None:
     ports = [port(8080, "172.18.0.2", host="127.0.0.1"), port(8081, "fd77::2")]
-    text = render_iptables(
-        "W", [A4, A6, INTERNAL], ports, hooked=frozenset({"filter/FORWARD"})
-    )
+    text = render_iptables("W", [A4, A6, INTERNAL], ports, hooked=frozenset({"filter/FORWARD"}))
     assert text == IPT_GOLDEN
 
 

@@ -26,6 +26,7 @@ none), so the daemon removes it before COPY sees the context: the docker CLI's
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -40,7 +41,7 @@ from typing import IO, BinaryIO, cast
 from wharf.builder.context.ignore import IgnoreMatcher
 from wharf.errdefs import InvalidArgument
 
-__all__ = ["DEFAULT_DOCKERFILE", "write_context_tar"]
+__all__ = ["DEFAULT_DOCKERFILE", "write_context_tar", "write_directory_context"]
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 _CAPABILITY_XATTR = "security.capability"
@@ -87,6 +88,34 @@ def write_context_tar(
             _add_bytes(archive, ".dockerignore", f".dockerignore\n{name}\n".encode(), 0)
     archive.close()
     return name
+
+
+def write_directory_context(context_dir: Path, out: BinaryIO, dockerfile: Path) -> str:
+    """What ``docker build DIR`` sends: the context directory with its ``.dockerignore``
+    applied (never to the Dockerfile or ``.dockerignore`` themselves), the Dockerfile (a real
+    path, inside the context or not) included; returns the Dockerfile's name in the tar.
+
+    Shared by ``wharf build`` and ``wharf compose build``; every failure is an
+    ``InvalidArgument`` starting "unable to prepare context:" or naming the unreadable file.
+    """
+    relative: str | None = None
+    with contextlib.suppress(ValueError):
+        relative = dockerfile.relative_to(context_dir).as_posix()
+    ignore_file = context_dir / ".dockerignore"
+    try:
+        ignore_text = ignore_file.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        ignore_text = ""
+    except OSError as exc:
+        raise InvalidArgument(f"unable to prepare context: {ignore_file}: {exc.strerror}") from exc
+    matcher = IgnoreMatcher.for_build(ignore_text, relative)
+    try:
+        # A Dockerfile outside the context goes in under a name the writer picks.
+        name = write_context_tar(context_dir, out, matcher=matcher, dockerfile=dockerfile)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise InvalidArgument(f"unable to prepare context: {where}{exc.strerror or exc}") from exc
+    return name or relative or DEFAULT_DOCKERFILE
 
 
 def _locate_dockerfile(root: Path, dockerfile: Path | None) -> tuple[Path | None, str]:

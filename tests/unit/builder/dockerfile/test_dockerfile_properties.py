@@ -33,7 +33,10 @@ line_text = st.lists(
     max_size=12,
 ).map("".join)
 dockerfile_text = st.lists(line_text, max_size=10).map("\n".join)
-plain_word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_./", min_size=1, max_size=8)
+# A word opening with "-" could start RUN's flags (``--`` ends them), so none does here.
+plain_word = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_./", min_size=1, max_size=8
+).filter(lambda word: not word.startswith("-"))
 
 
 def _values(name: str) -> str | None:
