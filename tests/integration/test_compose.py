@@ -385,3 +385,29 @@ def test_ctrl_c_on_attached_up_stops_the_services(compose: Callable[[str], Compo
     assert f" ✔ Container {app.name}-web-1  Stopped" in err.splitlines()
     state = app("ps", "-a", "--format", "{{.State}}").stdout.split()
     assert state == ["exited"]
+
+
+def test_published_port_top_images(compose: Callable[[str], Compose]) -> None:
+    import urllib.request
+
+    app = compose(f"services:\n{SERVER}    ports: ['127.0.0.1::8080']\n")
+    app("up", "-d")
+    host_port = app("port", "server", "8080").stdout.strip()
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", host_port), host_port
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{host_port}/", timeout=2) as reply:
+                return reply.read().startswith(b"hello-")
+        except OSError:
+            return False
+
+    wait_for(answers, "the published port to answer")
+    top = app("top").stdout
+    assert top.splitlines()[0] == f"{app.name}-server-1"
+    assert "httpd" in top
+    images = app("images").stdout.splitlines()
+    assert images[0].split()[:3] == ["CONTAINER", "REPOSITORY", "TAG"]
+    assert images[1].split()[:3] == [f"{app.name}-server-1", "busybox", "latest"]
+    ps = app("ps").stdout
+    assert f"127.0.0.1:{host_port.split(':')[1]}->8080/tcp" in ps

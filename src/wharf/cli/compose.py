@@ -14,7 +14,8 @@ commands that work from labels alone (``down``, ``ps``, ``logs``, ``start``, ``s
 stderr and exits 1, as docker compose does, before anything is created.
 
 This module holds the group, the global options, the project loading and the lifecycle
-commands; ``cli.compose_commands`` holds run, exec and the inspection commands.
+commands (up, create, down, start, stop, restart, kill, pause, unpause, rm);
+``cli.compose_commands`` holds the others, loaded when one of them runs.
 
 Imports click, the standard library, ``wharf.cli``, and (when a command runs) ``wharf.client``
 and ``wharf.compose``.
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from wharf.cli.command import BIN, CliError, DockerCommand, DockerGroup, Entry, err, out
+from wharf.cli.command import BIN, CliError, DockerCommand, DockerGroup, Entry, err
 from wharf.cli.state import state
 
 if TYPE_CHECKING:
@@ -171,9 +172,29 @@ def _check_progress(_ctx: click.Context, _param: click.Parameter, value: str) ->
     return value
 
 
+class ComposeGroup(DockerGroup):
+    """``wharf compose``: a group whose help lists its own (global) options, as docker
+    compose's does."""
+
+    def get_help(self, ctx: click.Context) -> str:
+        from wharf.cli.command import _flag_usages
+
+        text = (
+            super()
+            .get_help(ctx)
+            .replace(
+                f"Usage:  {ctx.command_path} COMMAND",
+                f"Usage:  {ctx.command_path} [OPTIONS] COMMAND",
+            )
+        )
+        flags = _flag_usages(self, ctx)
+        head, sep, tail = text.rpartition("\n\nRun '")
+        return f"{head}\n\nOptions:\n" + "\n".join(flags) + f"{sep}{tail}" if sep else text
+
+
 @click.group(
     "compose",
-    cls=DockerGroup,
+    cls=ComposeGroup,
     help="Define and run multi-container applications with Wharf",
     entries={},
 )
@@ -253,6 +274,9 @@ _LAZY = {
     "top": "Display the running processes",
     "port": "Print the public port for a port binding",
     "ls": "List running compose projects",
+    "build": "Build or rebuild services",
+    "pull": "Pull service images",
+    "push": "Push service images",
     "version": "Show the Wharf Compose version information",
 }
 for _name, _short in _LAZY.items():
@@ -570,41 +594,3 @@ def rm_command(args: tuple[str, ...], force: bool, stop: bool, volumes: bool) ->
         if not click.confirm(f"Going to remove {names}\nAre you sure?", default=False, err=True):
             return
     rt.rm(found, stop_first=stop, volumes=volumes)
-
-
-# --- images
-
-
-@command("build", "Build or rebuild services")
-@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image")
-@click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image")
-@click.option("-q", "--quiet", is_flag=True, help="Don't print anything to STDOUT")
-def build_command(args: tuple[str, ...], no_cache: bool, pull: bool, quiet: bool) -> None:
-    runtime(quiet=quiet).build(args, no_cache=no_cache, pull=pull)
-
-
-@command("pull", "Pull service images")
-@click.option(
-    "--ignore-pull-failures",
-    is_flag=True,
-    help="Pull what it can and ignores images with pull failures",
-)
-@click.option("-q", "--quiet", is_flag=True, help="Pull without printing progress information")
-def pull_command(args: tuple[str, ...], ignore_pull_failures: bool, quiet: bool) -> None:
-    runtime(quiet=quiet).pull(args, ignore_failures=ignore_pull_failures)
-
-
-@command("push", "Push service images")
-@click.option(
-    "--ignore-push-failures",
-    is_flag=True,
-    help="Push what it can and ignores images with push failures",
-)
-@click.option("-q", "--quiet", is_flag=True, help="Push without printing progress information")
-def push_command(args: tuple[str, ...], ignore_push_failures: bool, quiet: bool) -> None:
-    runtime(quiet=quiet).push(args, ignore_failures=ignore_push_failures)
-
-
-def print_lines(lines: Sequence[str]) -> None:
-    for line in lines:
-        out(line)

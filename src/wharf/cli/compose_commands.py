@@ -1,5 +1,6 @@
-"""The ``wharf compose`` commands loaded lazily: one-off ``run``, ``exec``, and the commands that
-show things (``ps``, ``logs``, ``config``, ``images``, ``top``, ``port``, ``ls``, ``version``).
+"""The ``wharf compose`` commands loaded lazily: one-off ``run``, ``exec``, ``build``/``pull``/
+``push``, and the commands that show things (``ps``, ``logs``, ``config``, ``images``, ``top``,
+``port``, ``ls``, ``version``).
 
 - ``run SERVICE [CMD]``: ``up`` of the service's dependencies, then a one-off container
   (``<project>-<service>-run-<hex>``, label ``com.docker.compose.oneoff=True``, no published
@@ -222,6 +223,39 @@ def exec_command(args: tuple[str, ...], **flags: Any) -> int:
         workdir=flags["workdir"],
     )
     return int(result or 0)
+
+
+# --- images
+
+
+@command("build", "Build or rebuild services", register=False)
+@click.option("--no-cache", is_flag=True, help="Do not use cache when building the image")
+@click.option("--pull", is_flag=True, help="Always attempt to pull a newer version of the image")
+@click.option("-q", "--quiet", is_flag=True, help="Don't print anything to STDOUT")
+def build_command(args: tuple[str, ...], no_cache: bool, pull: bool, quiet: bool) -> None:
+    runtime(quiet=quiet).build(args, no_cache=no_cache, pull=pull)
+
+
+@command("pull", "Pull service images", register=False)
+@click.option(
+    "--ignore-pull-failures",
+    is_flag=True,
+    help="Pull what it can and ignores images with pull failures",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Pull without printing progress information")
+def pull_command(args: tuple[str, ...], ignore_pull_failures: bool, quiet: bool) -> None:
+    runtime(quiet=quiet).pull(args, ignore_failures=ignore_pull_failures)
+
+
+@command("push", "Push service images", register=False)
+@click.option(
+    "--ignore-push-failures",
+    is_flag=True,
+    help="Push what it can and ignores images with push failures",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Push without printing progress information")
+def push_command(args: tuple[str, ...], ignore_push_failures: bool, quiet: bool) -> None:
+    runtime(quiet=quiet).push(args, ignore_failures=ignore_push_failures)
 
 
 # --- showing things

@@ -73,7 +73,11 @@ ENTRIES: dict[str, Entry] = {
         "wharf.cli.exec:exec_command", "Execute a command in a running container", _COMMON
     ),
     "ps": Entry("wharf.cli.containers:ps_command", "List containers", _COMMON),
-    "compose": Entry("wharf.cli.compose:compose_group", "Define and run multi-container applications", _MANAGEMENT),
+    "compose": Entry(
+        "wharf.cli.compose:compose_group",
+        "Define and run multi-container applications",
+        _MANAGEMENT,
+    ),
     "container": Entry("wharf.cli.containers:container_group", "Manage containers", _MANAGEMENT),
     "volume": Entry("wharf.cli.volumes:volume_group", "Manage volumes", _MANAGEMENT),
     "network": Entry("wharf.cli.network:network_group", "Manage networks", _MANAGEMENT),

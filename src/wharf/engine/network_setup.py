@@ -387,8 +387,10 @@ class NetworkSandboxes(NetworkStore):
 
     def _dns_names(self, config: ContainerConfig, ep: Endpoint) -> tuple[str, ...]:
         names = [config.name, *ep.aliases, config.id[:12]]
-        service = config.config.labels.get(COMPOSE_SERVICE_LABEL)
-        if service:
+        labels = config.config.labels
+        service = labels.get(COMPOSE_SERVICE_LABEL)
+        # A one-off (``compose run``) container does not answer for its service, as in compose.
+        if service and labels.get("com.docker.compose.oneoff", "False") != "True":
             names.append(service)
         return tuple(dict.fromkeys(n for n in names if n))
 
