@@ -482,6 +482,9 @@ def setup_wharf(bench: Bench) -> None:
             str(root / "exec"),
             "--log-level",
             "warn",
+            # Our own device and nftables names, so nothing of a host's wharfd is touched.
+            "--network-prefix",
+            "wb" + os.urandom(3).hex(),
         ],
         sock,
         root / "wharfd.log",
