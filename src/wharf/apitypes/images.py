@@ -5,6 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# A zero-valued container.Config as dockerd serializes it (fields without omitempty).
+_EMPTY_CONTAINER_CONFIG: dict[str, Any] = {
+    "Hostname": "",
+    "Domainname": "",
+    "User": "",
+    "AttachStdin": False,
+    "AttachStdout": False,
+    "AttachStderr": False,
+    "Tty": False,
+    "OpenStdin": False,
+    "StdinOnce": False,
+    "Env": None,
+    "Cmd": None,
+    "Image": "",
+    "Volumes": None,
+    "WorkingDir": "",
+    "Entrypoint": None,
+    "OnBuild": None,
+    "Labels": None,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class ImageSummary:
@@ -80,8 +101,11 @@ class ImageInspect:
             wire["Variant"] = self.variant
         if api_version < (1, 44):
             wire["VirtualSize"] = self.size
-            wire["Container"] = ""
-            wire["ContainerConfig"] = None
+        # dockerd drops these two from 1.45 on, and so broke docker-compose 1.29, which reads
+        # ContainerConfig.Volumes when it recreates a container (KeyError at the default
+        # version). Zero-valued, they cost nothing and newer clients ignore them: always sent.
+        wire["Container"] = ""
+        wire["ContainerConfig"] = dict(_EMPTY_CONTAINER_CONFIG)
         if api_version >= (1, 48):
             wire["Descriptor"] = self.descriptor
         return wire
