@@ -300,10 +300,10 @@ def report(
     print("versions: " + "; ".join(f"{k} {v}" for k, v in bench.versions.items()))
     print(
         f"context: {context.files} files, {context.bytes / MIB:.1f} MiB; seconds, N={runs}; "
-        "x = engine / wharf (median); hits = steps taken from the cache (median)"
+        "best = fastest run; x = engine / wharf (median); hits = steps from the cache (median)"
     )
     header = f"{'engine':<26}" + "".join(
-        f"{phase + ' med':>12}{'p90':>7}{'x':>7}{'hits':>5}" for phase in PHASES
+        f"{phase + ' med':>12}{'p90':>7}{'best':>7}{'x':>7}{'hits':>5}" for phase in PHASES
     )
     print(header)
     print("-" * len(header))
@@ -315,7 +315,7 @@ def report(
             hits = sorted(engine.hits[phase])[len(engine.hits[phase]) // 2]
             base_median = base.times[phase].median if base else None
             row += (
-                f"{series.median:>12.2f}{series.p90:>7.2f}"
+                f"{series.median:>12.2f}{series.p90:>7.2f}{min(series.samples):>7.2f}"
                 f"{c.ratio(series.median, base_median):>7}{hits:>5}"
             )
         print(row)
@@ -382,6 +382,8 @@ def main() -> int:
         help="docker CLI used against both wharfd and dockerd",
     )
     args = parser.parse_args()
+    if args.runs < 1 or args.warmup < 0 or args.files < 1:
+        parser.error("--runs and --files must be at least 1, --warmup at least 0")
     if os.geteuid() != 0:
         print("build.py needs root (it starts container engines)", file=sys.stderr)
         return 2
