@@ -26,6 +26,7 @@ from wharf.api.app import build_app
 from wharf.api.routers import build as build_router
 from wharf.api.routers import container_fs as container_fs_router
 from wharf.api.routers import containers as containers_router
+from wharf.api.routers import events as events_router
 from wharf.api.routers import exec as exec_router
 from wharf.api.routers import images as images_router
 from wharf.api.routers import networks as networks_router
@@ -231,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 *volumes_router.routes(engine.volumes),
                 *networks_router.routes(engine.networks),
                 *build_router.routes(engine.build),
+                *events_router.routes(engine.events),
             ]
         )
         asyncio.run(_serve(app, args.host, engine.networks))

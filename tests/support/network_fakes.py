@@ -198,6 +198,10 @@ class FakeContainers:
     def all_containers(self) -> list[tuple[ContainerConfig, ContainerState]]:
         return list(self.items.values())
 
+    def data_dir(self, container_id: str) -> Path:
+        # No /etc files here: the service only rewrites files that exist.
+        return Path("/nonexistent/wharf-fake-containers") / container_id
+
 
 class ThreadLoop:
     """``LoopRunner`` over a private event loop run by a background thread."""

@@ -77,7 +77,7 @@ async def _error_middleware(request: web.Request, handler: Handler) -> web.Strea
             request.path,
             _client_name(request),
         )
-        message = f"method {request.method} is not allowed on {request.path}"
+        message = f"method not allowed: {request.method} {request.path} is not supported by wharf"
         return json_response(errors.error_body(message), status=405)
 
 

@@ -576,6 +576,8 @@ class ContainerSummary:
     ports: tuple[dict[str, Any], ...] = ()
     size_rw: int | None = None
     network_settings: NetworkSettings | None = None
+    size_root_fs: int | None = None
+    size_logs: int | None = None  # wharf's: bytes of its json-file logs (``/system/df``)
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -599,6 +601,10 @@ class ContainerSummary:
         }
         if self.size_rw is not None:
             wire["SizeRw"] = self.size_rw
+        if self.size_root_fs is not None:
+            wire["SizeRootFs"] = self.size_root_fs
+        if self.size_logs is not None:
+            wire["SizeLogs"] = self.size_logs
         return wire
 
 

@@ -2,6 +2,7 @@
 
 Clients send either ``{"key": ["v1", "v2"]}`` or the older ``{"key": {"v1": true}}``; both decode
 to the same ``Filters``. Unknown keys are refused by the endpoint that knows its own keys.
+``until_unix`` reads the time values of ``until``/``since`` filters as dockerd does.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from wharf.apitypes.durations import parse_go_duration_ns
 from wharf.errdefs import InvalidArgument
 
 
@@ -54,3 +57,23 @@ class Filters:
 
     def to_json(self) -> str:
         return json.dumps({key: list(values) for key, values in self.entries})
+
+
+def until_unix(value: str, now: float) -> float:
+    """A filter's time (``until=24h``, ``until=2024-01-02T03:04:05Z``, ``until=1700000000.5``)
+    as unix seconds, as Docker's ``GetTimestamp``: a Go duration counts back from ``now``, a
+    value with ``-`` is a date (UTC unless it says otherwise), anything else unix seconds."""
+    if value != "0":
+        try:
+            return now - parse_go_duration_ns(value) / 1e9
+        except InvalidArgument:
+            pass
+    try:
+        if "-" in value:
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.timestamp()
+        return float(value)
+    except ValueError:
+        raise InvalidArgument(f"invalid filter 'until={value}'") from None

@@ -155,6 +155,18 @@ class PruneReport:
 
 
 @dataclass(frozen=True, slots=True)
+class PushResult:
+    """What a finished push made: the tag, the manifest's digest and size."""
+
+    tag: str
+    digest: str
+    size: int
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"Tag": self.tag, "Digest": self.digest, "Size": self.size}
+
+
+@dataclass(frozen=True, slots=True)
 class ProgressMessage:
     """One line of a pull/push progress stream (Docker's JSONMessage)."""
 
@@ -162,8 +174,12 @@ class ProgressMessage:
     id: str = ""
     current: int = 0
     total: int = 0
+    # A push ends with {"progressDetail": {}, "aux": {"Tag", "Digest", "Size"}}: no status.
+    aux: PushResult | None = None
 
     def to_wire(self) -> dict[str, Any]:
+        if self.aux is not None:
+            return {"progressDetail": {}, "aux": self.aux.to_wire()}
         wire: dict[str, Any] = {"status": self.status}
         if self.id:
             wire["id"] = self.id

@@ -11,7 +11,7 @@ import re
 
 from wharf.errdefs import InvalidArgument
 
-API_VERSION = "1.47"
+API_VERSION = "1.50"
 MIN_API_VERSION = "1.24"
 
 _VERSION_PREFIX = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")

@@ -96,6 +96,7 @@ ENTRIES: dict[str, Entry] = {
         "wharf.cli.cp:cp_command", "Copy files/folders between a container and the local filesystem"
     ),
     "create": Entry("wharf.cli.run:create_command", "Create a new container"),
+    "events": Entry("wharf.cli.events:events_command", "Get real time events from the server"),
     "diff": Entry(
         "wharf.cli.containers:diff_command",
         "Inspect changes to files or directories on a container's filesystem",

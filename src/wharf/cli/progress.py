@@ -53,6 +53,8 @@ def display(messages: Iterable[JSONMessage], out: TextIO, *, terminal: bool) -> 
         if message.aux_id:
             aux_id = message.aux_id
             continue
+        if not (message.status or message.stream or message.id or message.error):
+            continue  # an aux-only message (a push's Tag/Digest/Size) has nothing to show
         if not terminal:
             if message.has_progress and not message.stream:
                 continue

@@ -10,9 +10,10 @@ Warnings from the daemon go to stderr. ``--format`` runs a template on the wire 
 (``{{.ServerVersion}}``, ``{{.Server.Version}}``, ``json``).
 
 ``system prune`` asks docker's question (what goes, and the filters), then prunes stopped
-containers, anonymous volumes (``--volumes``), dangling images (``-a``: unused ones) and the
-build cache (``-a``: all of it) with the same filters, printing each section as its own
-``prune`` command does and the total space reclaimed.
+containers (their logs go with them, and count in the space reclaimed), unused networks,
+anonymous volumes (``--volumes``), dangling images (``-a``: unused ones) and the build cache
+(``-a``: all of it) with the same filters, in docker's order, printing each section as its
+own ``prune`` command does and the total space reclaimed. ``system df`` is ``cli.system_df``.
 
 Imports click, ``wharf``, ``wharf.client`` and ``wharf.cli``.
 """
@@ -26,7 +27,7 @@ from typing import Any
 import click
 
 from wharf import __version__
-from wharf.cli.command import BIN, CliError, DockerGroup, docker_command, err, out
+from wharf.cli.command import BIN, CliError, DockerGroup, Entry, docker_command, err, out
 from wharf.cli.formatting import bytes_size, tabwrite
 from wharf.cli.state import CliState, state
 from wharf.cli.templates import TemplateError, render
@@ -287,11 +288,11 @@ def info_command(format_source: str) -> None:
 # --- prune
 
 
-def prune_warning(
-    *, prune_all: bool, volumes: bool, filters: dict[str, list[str]]
-) -> str:
+def prune_warning(*, prune_all: bool, volumes: bool, filters: dict[str, list[str]]) -> str:
     """docker's confirmation text: what will go, and the filters that narrow it."""
-    warnings = ["all stopped containers"]
+    from wharf.cli.volumes import natural_key
+
+    warnings = ["all stopped containers", "all networks not used by at least one container"]
     if volumes:
         warnings.append("all anonymous volumes not used by at least one container")
     warnings.append(
@@ -301,9 +302,13 @@ def prune_warning(
     )
     warnings.append("all build cache" if prune_all else "unused build cache")
     lines = ["WARNING! This will remove:", *(f"  - {warning}" for warning in warnings), ""]
-    if filters:
+    # docker names only these filters, in natural order.
+    shown = [
+        f"{key}={value}" for key in ("label", "label!", "until") for value in filters.get(key, ())
+    ]
+    if shown:
         lines.append("  Items to be pruned will be filtered with:")
-        lines += [f"  - {key}={value}" for key in sorted(filters) for value in filters[key]]
+        lines += [f"  - {text}" for text in sorted(shown, key=natural_key)]
         lines.append("")
     lines.append("Are you sure you want to continue?")
     return "\n".join(lines)
@@ -326,9 +331,7 @@ def prune_warning(
 )
 @click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
 @click.option("--volumes", is_flag=True, help="Prune anonymous volumes")
-def prune_command(
-    prune_all: bool, filters: tuple[str, ...], force: bool, volumes: bool
-) -> None:
+def prune_command(prune_all: bool, filters: tuple[str, ...], force: bool, volumes: bool) -> None:
     from wharf.cli.build import cache_prune_lines
     from wharf.cli.formatting import human_size
     from wharf.cli.images import confirm, parse_filters
@@ -347,6 +350,9 @@ def prune_command(
     if containers.deleted:
         reclaimed += containers.space_reclaimed
         out("\n".join(["Deleted Containers:", *containers.deleted, ""]))
+    networks = client.networks_prune(filters=parsed)
+    if networks:
+        out("\n".join(["Deleted Networks:", *networks, ""]))
     if volumes:
         removed_volumes = client.volumes_prune(filters=parsed)
         if removed_volumes.deleted:
@@ -370,3 +376,8 @@ def prune_command(
 system_group = DockerGroup("system", help=f"Manage {BIN.capitalize()}")
 system_group.add_command(info_command, "info")
 system_group.add_command(prune_command, "prune")
+system_group.entries["events"] = Entry(
+    "wharf.cli.events:events_command", "Get real time events from the server"
+)
+# Loaded when it runs: its tables import the container, image and volume commands.
+system_group.entries["df"] = Entry("wharf.cli.system_df:df_command", f"Show {BIN} disk usage")

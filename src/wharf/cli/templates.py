@@ -60,6 +60,15 @@ class Row(dict[str, Any]):
     """A struct-like context: unknown fields are errors; ``json`` sorts and escapes."""
 
 
+class WireRow(Row):
+    """A ``Row`` whose ``json`` is a given wire form: docker marshals the API type itself
+    (``events.Message``), with its own field names and order, not the template's fields."""
+
+    def __init__(self, fields: Mapping[str, Any], wire: Any) -> None:
+        super().__init__(fields)
+        self.wire = wire
+
+
 # --- lexing
 
 
@@ -405,6 +414,8 @@ def _nested(value: Any) -> str:
 def _json(value: Any) -> str:
     if value is NO_VALUE:
         value = None
+    if isinstance(value, WireRow):
+        return go_json(value.wire, escape_html=True)
     if isinstance(value, Row):
         return go_json(dict(sorted(value.items())), escape_html=True)
     return go_json(value, escape_html=False)

@@ -23,6 +23,7 @@ from wharf import __version__
 from wharf.client.build import BuildMixin
 from wharf.client.containers import ContainersMixin
 from wharf.client.errors import DaemonError, StreamError, error_for_status, error_message
+from wharf.client.events import EventsMixin
 from wharf.client.networks import NetworksMixin
 from wharf.client.ping import Ping
 from wharf.client.transport import Body, Request, Response, Transport, quote_path
@@ -31,6 +32,7 @@ from wharf.errdefs import EngineFailure, InvalidArgument
 
 if TYPE_CHECKING:
     # Defining the result types costs start-up time: each call imports the ones it returns.
+    from wharf.client.disk_usage import DiskUsage
     from wharf.client.models import (
         HistoryEntry,
         ImageDeleted,
@@ -92,12 +94,13 @@ def _flag(on: bool) -> str:
     return "1" if on else "0"
 
 
-class EngineClient(ContainersMixin, VolumesMixin, BuildMixin, NetworksMixin):
+class EngineClient(ContainersMixin, VolumesMixin, BuildMixin, NetworksMixin, EventsMixin):
     """A client of one daemon. Not thread-safe until the version is negotiated.
 
     Container, exec and pull calls come from ``client.containers``, volume calls from
     ``client.volumes``, build calls from ``client.build``, network calls from
-    ``client.networks``; this class holds the plumbing and the image and system calls.
+    ``client.networks``, ``events`` from ``client.events``; this class holds the plumbing and
+    the image and system calls.
     """
 
     def __init__(self, transport: Transport, api_version: str | None = None) -> None:
@@ -194,6 +197,13 @@ class EngineClient(ContainersMixin, VolumesMixin, BuildMixin, NetworksMixin):
         from wharf.client.models import SystemInfo
 
         return SystemInfo.from_wire(self._json("GET", "/info"))
+
+    def disk_usage(self, types: Sequence[str] = ()) -> DiskUsage:
+        """``GET /system/df``; ``types`` (container, image, volume, build-cache) narrows it."""
+        from wharf.client.disk_usage import DiskUsage
+
+        query = [("type", kind) for kind in types]
+        return DiskUsage.from_wire(self._json("GET", "/system/df", query=query))
 
     # --- images
 

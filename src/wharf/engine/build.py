@@ -35,6 +35,7 @@ import secrets
 import shutil
 import stat
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -45,6 +46,7 @@ from wharf.apitypes.auth import RegistryAuth
 from wharf.apitypes.build import BuildMessage, BuildOptions, BuildPruneReport
 from wharf.apitypes.containers import ContainerConfig as WireConfig
 from wharf.apitypes.containers import CreateRequest, HostConfig, MountRequest
+from wharf.apitypes.diskusage import BuildCacheRecord, CacheRecordType
 from wharf.apitypes.filters import Filters
 from wharf.archive.compression import open_compressor
 from wharf.builder.backend import (
@@ -61,6 +63,7 @@ from wharf.builder.context.tree import extract_context
 from wharf.content.store import Store
 from wharf.engine import container_fs
 from wharf.engine.containers import ContainerService
+from wharf.engine.disk_usage import BLOB, LAYER, Holder, attribute, image_items, tree_usage
 from wharf.engine.images import ImageService
 from wharf.errdefs import EngineFailure, NotFound, WharfError
 from wharf.images.resolve import ResolvedImage, resolve_image
@@ -443,6 +446,22 @@ class _Sink:
         return len(data)
 
 
+def _step_made(image: ResolvedImage) -> frozenset[str]:
+    """The items a build step wrote: its manifest and config, and its layer unless the step
+    only changed metadata (its history entry is an empty layer, the layer its parent's)."""
+    made = {BLOB + str(image.manifest_descriptor.digest), BLOB + str(image.config_digest)}
+    history = image.config.history
+    top = image.top_chain_id()
+    if top is not None and not (history and history[-1].empty_layer):
+        made |= {BLOB + str(image.manifest.layers[-1].digest), LAYER + top.hex}
+    return frozenset(made)
+
+
+def _record_id(key: str) -> str:
+    """A cache row's ID as ``df`` and ``builder prune`` show it (BuildKit's are 25 long)."""
+    return key.removeprefix("sha256:")[:25]
+
+
 def _tree_size(top: Path) -> int:
     total = 0
     for directory, _, files in os.walk(top):
@@ -551,7 +570,11 @@ class BuildService:
                     emit(BuildMessage(error=failure.message, error_code=failure.code))
                     return ""
         finally:
-            shutil.rmtree(context_dir, ignore_errors=True)
+            # The client need not wait for thousands of unlinks: the context goes in the
+            # background (and a crash leaves it to recover(), which empties contexts/).
+            threading.Thread(
+                target=shutil.rmtree, args=(context_dir, True), name="drop-context", daemon=True
+            ).start()
 
     def cache_roots(self) -> list[Descriptor]:
         return [
@@ -562,10 +585,83 @@ class BuildService:
             if row.manifest_digest
         ]
 
-    def cache_usage(self) -> tuple[int, int]:
-        """(entries, bytes the cache alone holds) — for ``system df``."""
+    def cache_usage(self) -> list[BuildCacheRecord]:
+        """``system df``: one record per cached step and per ``RUN --mount=type=cache``
+        directory. Each blob and layer the steps reach is counted once, for the shallowest
+        step that has it; a step whose bytes all belong to images too is ``shared``. So the
+        unshared records add up to what only the cache keeps, what ``builder prune -a``
+        would free."""
         rows = self._records.list()
-        return len(rows), 0
+        blob_sizes = {blob.digest: blob.size for blob in self._content.walk()}
+        holders = []
+        for row in rows:
+            items: dict[str, int] = {}
+            depth = 0
+            introduces: frozenset[str] = frozenset()
+            if row.manifest_digest:
+                descriptor = Descriptor(
+                    media_type=row.media_type,
+                    digest=Digest.parse(row.manifest_digest),
+                    size=row.size,
+                )
+                try:
+                    resolved = resolve_image(self._content, descriptor, self._platform)
+                    chains = resolved.chain_ids()
+                    items = image_items(
+                        self._content,
+                        descriptor,
+                        chains,
+                        blob_sizes=blob_sizes,
+                        layer_size=self._layer_usage,
+                    )
+                    depth = len(chains)
+                    introduces = _step_made(resolved)
+                except WharfError:
+                    pass  # collected under it: the next lookup drops the row
+            holders.append(Holder(row.key, depth, items, introduces))
+        attributed = attribute(holders, self._images.held_items())
+        record_of_image = {row.image_id: _record_id(row.key) for row in rows}
+        records = [
+            BuildCacheRecord(
+                id=_record_id(row.key),
+                type=CacheRecordType.REGULAR,
+                description=row.instruction,
+                size=attributed[row.key].size,
+                shared=attributed[row.key].shared,
+                created_at=row.created_at,
+                last_used_at=row.last_used,
+                parents=(
+                    (record_of_image[row.parent_id],) if row.parent_id in record_of_image else ()
+                ),
+            )
+            for row in rows
+        ]
+        return records + self._cache_mount_usage()
+
+    def _layer_usage(self, chain: Digest) -> int:
+        try:
+            return self._snapshotter.usage(chain.hex)
+        except WharfError:
+            return 0
+
+    def _cache_mount_usage(self) -> list[BuildCacheRecord]:
+        records = []
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self._cache_mounts):
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+                info = entry.stat(follow_symlinks=False)
+                records.append(
+                    BuildCacheRecord(
+                        id=entry.name[:25],
+                        type=CacheRecordType.CACHE_MOUNT,
+                        description="cache mount of RUN --mount=type=cache",
+                        size=tree_usage(Path(entry.path)),
+                        created_at=info.st_ctime,
+                        last_used_at=info.st_mtime,
+                    )
+                )
+        return records
 
     def prune_cache(self, *, all: bool, filters: Filters, keep_storage: int) -> BuildPruneReport:
         rows = self._records.list()
@@ -585,16 +681,15 @@ class BuildService:
             doomed = [row for row in doomed if row.manifest_digest not in tagged]
         before = self._content_usage()
         self._records.delete([row.key for row in doomed])
+        deleted = [_record_id(row.key) for row in doomed]
         if all and not filters.get("until"):
             # RUN --mount=type=cache directories belong to no step: only --all empties them.
+            deleted += [record.id for record in self._cache_mount_usage()]
             before += _tree_size(self._cache_mounts)
             shutil.rmtree(self._cache_mounts, ignore_errors=True)
         self._images.collect_garbage()
         reclaimed = max(0, before - self._content_usage())
-        return BuildPruneReport(
-            caches_deleted=tuple(row.key.removeprefix("sha256:")[:25] for row in doomed),
-            space_reclaimed=reclaimed,
-        )
+        return BuildPruneReport(caches_deleted=tuple(deleted), space_reclaimed=reclaimed)
 
     def _content_usage(self) -> int:
         total = sum(blob.size for blob in self._content.walk())

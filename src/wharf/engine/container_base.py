@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,8 @@ from wharf.errdefs import (
     InvalidArgument,
     NotFound,
 )
-from wharf.metadata.containers import ContainerRecords
+from wharf.events.model import EventType, Publish, container_attributes, no_publish
+from wharf.metadata.containers import ContainerRecords, ContainerRow
 from wharf.runtime.oci import OciRuntime
 from wharf.runtime.spec import (
     HostFacts,
@@ -65,7 +67,9 @@ class ContainerStore:
         host: HostFacts,
         volumes: VolumeProvider | None = None,
         networks: NetworkProvider | None = None,
+        publish: Publish = no_publish,
     ) -> None:
+        self._publish_event = publish
         self._records = records
         self._images = images
         self._snapshotter = snapshotter
@@ -85,6 +89,8 @@ class ContainerStore:
         self._watchers: dict[str, threading.Thread] = {}
         self._restart_timers: dict[str, threading.Timer] = {}
         self._closing = False
+        self._decoded_configs: dict[str, tuple[str, ContainerConfig]] = {}
+        self._decoded_states: dict[str, tuple[str, ContainerState]] = {}
         for directory in (self._data_root, self._exec_root, self._socket_root):
             directory.mkdir(parents=True, exist_ok=True)
 
@@ -103,25 +109,55 @@ class ContainerStore:
         state = self._health.state(container_id)
         return state.to_wire() if state is not None else None
 
+    def emit(
+        self, config: ContainerConfig, action: str, extra: Mapping[str, str] | None = None
+    ) -> None:
+        """Publish a container event with Docker's attributes (labels, image, name)."""
+        attributes = container_attributes(
+            name=config.name, image=config.image_ref, labels=config.config.labels, extra=extra
+        )
+        self._publish_event(EventType.CONTAINER, action, config.id, attributes)
+
+    def emit_for(
+        self, container_id: str, action: str, extra: Mapping[str, str] | None = None
+    ) -> None:
+        """``emit`` for a container known by ID (health, exec); nothing if it is gone."""
+        try:
+            config, _ = self._load(container_id)
+        except NotFound:
+            return
+        self.emit(config, action, extra)
+
     def _container_lock(self, container_id: str) -> threading.RLock:
         with self._lock:
             return self._container_locks.setdefault(container_id, threading.RLock())
 
     def _load(self, container_id: str) -> tuple[ContainerConfig, ContainerState]:
-        row = self._records.get(container_id)
-        return ContainerConfig.from_json(row.config), ContainerState.from_json(row.state)
+        return self._decode(self._records.get(container_id))
+
+    def _decode(self, row: ContainerRow) -> tuple[ContainerConfig, ContainerState]:
+        """A row's config and state, each decoded once per version of its JSON text: ``ps``
+        reads every row, and decoding configs was most of its time."""
+        config_entry = self._decoded_configs.get(row.id)
+        if config_entry is None or config_entry[0] != row.config:
+            config_entry = (row.config, ContainerConfig.from_json(row.config))
+            self._decoded_configs[row.id] = config_entry
+        state_entry = self._decoded_states.get(row.id)
+        if state_entry is None or state_entry[0] != row.state:
+            state_entry = (row.state, ContainerState.from_json(row.state))
+            self._decoded_states[row.id] = state_entry
+        return config_entry[1], state_entry[1]
+
+    def _forget_decoded(self, container_id: str) -> None:
+        self._decoded_configs.pop(container_id, None)
+        self._decoded_states.pop(container_id, None)
 
     def _save_state(self, container_id: str, state: ContainerState) -> None:
         self._records.update_state(container_id, state.to_json())
 
     def resolve_id(self, reference: str) -> str:
         """A full ID from a name, a full ID or a unique ID prefix, as Docker resolves them."""
-        rows = self._records.list()
-        name = reference.lstrip("/")
-        for row in rows:
-            if row.id == reference or row.name == name:
-                return row.id
-        matches = [row.id for row in rows if reference and row.id.startswith(reference)]
+        matches = self._records.lookup(reference)
         if len(matches) > 1:
             raise InvalidArgument(f"multiple IDs found with provided prefix: {reference}")
         if not matches:
@@ -150,12 +186,12 @@ class ContainerStore:
             raise EngineFailure(f"unknown or invalid runtime name: {config.runtime}") from None
 
     def images_in_use(self, image_id: str) -> list[str]:
-        return [row.id for row in self._records.list() if row.image_id == image_id]
+        return self._records.ids_with_image(image_id)
 
     def volumes_in_use(self, volume_name: str) -> list[str]:
         users = []
         for row in self._records.list():
-            config = ContainerConfig.from_json(row.config)
+            config, _ = self._decode(row)
             if any(m.type == "volume" and m.name == volume_name for m in config.mounts):
                 users.append(row.id)
         return users
@@ -163,6 +199,6 @@ class ContainerStore:
     def count_by_status(self) -> dict[Status, int]:
         counts: dict[Status, int] = {}
         for row in self._records.list():
-            status = ContainerState.from_json(row.state).status
+            status = self._decode(row)[1].status
             counts[status] = counts.get(status, 0) + 1
         return counts

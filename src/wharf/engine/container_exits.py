@@ -46,6 +46,15 @@ log = logging.getLogger("wharf.engine.containers")
 _MAX_RESTART_DELAY = 60.0
 
 
+def _exec_duration(started_at: str, finished_at: str) -> str:
+    """Whole seconds the process ran, as the ``execDuration`` of Docker's die event."""
+    started = container_views.parse_time(started_at)
+    finished = container_views.parse_time(finished_at)
+    if started is None or finished is None:
+        return "0"
+    return str(max(0, int((finished - started).total_seconds())))
+
+
 class ContainerExits(ContainerStore):
     """What happens when a container's process ends, and recovery at daemon start."""
 
@@ -120,6 +129,14 @@ class ContainerExits(ContainerStore):
                 oom = cgroups.oom_killed(cgroups.locate(f"/wharf/{container_id}"))
             code = status.exit_code if status is not None else 255
             finished = status.finished_at if status is not None else rfc3339_now()
+            if oom:
+                self.emit(config, "oom")
+            # Before the teardown, whose network disconnects follow the die in Docker too.
+            self.emit(
+                config,
+                "die",
+                {"exitCode": str(code), "execDuration": _exec_duration(state.started_at, finished)},
+            )
             self._teardown(config)
             new_state = state.exited(exit_code=code, finished_at=finished, oom_killed=oom)
             self._save_state(container_id, new_state)

@@ -26,6 +26,7 @@ from wharf.engine.images import ImageService
 from wharf.errdefs import Conflict, WharfError
 from wharf.oci.config import ContainerConfig as OciContainerConfig
 from wharf.oci.config import HealthConfig as OciHealthConfig
+from wharf.oci.reference import parse_repository_and_tag
 from wharf.runtime import cgroups
 from wharf.runtime.users import resolve_user
 from wharf.snapshots.snapshotter import Snapshotter
@@ -134,7 +135,7 @@ class ContainerInspector:
             runtime.pause(container_id)
             paused_here = True
         try:
-            return self._images.commit(
+            image_id = self._images.commit(
                 parent_image_id=config.image_id,
                 write_diff=lambda out: self.diff_layer(container_id, out),
                 config=image_config,
@@ -149,6 +150,15 @@ class ContainerInspector:
             if paused_here:
                 with contextlib.suppress(WharfError):
                     runtime.resume(container_id)
+        image_ref = (
+            parse_repository_and_tag(repository, tag or None).with_default_tag().familiar()
+            if repository
+            else ""
+        )
+        self._containers.emit(
+            config, "commit", {"comment": comment, "imageID": image_id, "imageRef": image_ref}
+        )
+        return image_id
 
     def top(self, reference: str) -> TopResult:
         container_id = self._containers.resolve_id(reference)
@@ -226,6 +236,11 @@ class ContainerInspector:
                 {"major": 0, "minor": 0, "op": "read", "value": stats.io_read_bytes},
                 {"major": 0, "minor": 0, "op": "write", "value": stats.io_write_bytes},
             ]
+        if state.pid > 0 and config.host_config.network_mode != "host":
+            with contextlib.suppress(OSError):
+                networks = net_dev_stats(Path(f"/proc/{state.pid}/net/dev").read_text())
+                if networks:
+                    sample["networks"] = networks
         return sample
 
     # ---------------------------------------------------------------- filesystem
@@ -246,6 +261,20 @@ class ContainerInspector:
             with contextlib.suppress(OSError):
                 scratch.rmdir()
 
+    @contextmanager
+    def _view(self, container_id: str) -> Iterator[Path]:
+        """The container's filesystem as its processes see it, for ``cp``: a running
+        container's ``/proc/<pid>/root`` shows its volumes, binds, tmpfs mounts and /etc
+        files as Docker's ``cp`` does; a stopped one's is its overlay alone."""
+        _, state = self._containers.config_and_state(container_id)
+        if state.running and state.pid > 0:
+            proc_root = Path(f"/proc/{state.pid}/root")
+            if os.path.isdir(proc_root):  # false once the process is gone
+                yield proc_root
+                return
+        with self._rootfs(container_id) as rootfs:
+            yield rootfs
+
     def _layers(self, container_id: str) -> tuple[Path, list[Path]]:
         """The container's upper dir and its lower dirs, top first."""
         mount = self._snapshotter.mounts(container_id)[0]
@@ -263,12 +292,12 @@ class ContainerInspector:
 
     def stat_path(self, reference: str, path: str) -> container_fs.PathStat:
         container_id = self._containers.resolve_id(reference)
-        with self._rootfs(container_id) as rootfs:
+        with self._view(container_id) as rootfs:
             return container_fs.stat_path(rootfs, path)
 
     def archive(self, reference: str, path: str, out: BinaryIO) -> None:
         container_id = self._containers.resolve_id(reference)
-        with self._rootfs(container_id) as rootfs:
+        with self._view(container_id) as rootfs:
             container_fs.archive_path(rootfs, path, out)
 
     def extract(
@@ -284,7 +313,7 @@ class ContainerInspector:
         config, _ = self._containers.config_and_state(container_id)
         if config.host_config.read_only_rootfs:
             raise Conflict("container rootfs is marked read-only")
-        with self._rootfs(container_id) as rootfs:
+        with self._view(container_id) as rootfs:
             owner = None
             if copy_uid_gid:
                 user = resolve_user(rootfs, config.config.user)
@@ -312,6 +341,29 @@ class ContainerInspector:
         container_id = self._containers.resolve_id(reference)
         upper, _ = self._layers(container_id)
         return container_fs.commit_diff(upper, out)
+
+
+_NET_FIELDS = ("bytes", "packets", "errors", "dropped")
+
+
+def net_dev_stats(text: str) -> dict[str, dict[str, int]]:
+    """Docker's ``networks`` stats (``{"eth0": {"rx_bytes": ..., "tx_dropped": ...}}``) from
+    a ``/proc/<pid>/net/dev`` table; loopback is left out, as Docker leaves it out."""
+    networks: dict[str, dict[str, int]] = {}
+    for line in text.splitlines()[2:]:
+        name, sep, counters = line.partition(":")
+        values = counters.split()
+        if not sep or len(values) < 12 or name.strip() == "lo":
+            continue
+        try:
+            rx, tx = [int(v) for v in values[:4]], [int(v) for v in values[8:12]]
+        except ValueError:
+            continue
+        networks[name.strip()] = {
+            **{f"rx_{field}": value for field, value in zip(_NET_FIELDS, rx, strict=True)},
+            **{f"tx_{field}": value for field, value in zip(_NET_FIELDS, tx, strict=True)},
+        }
+    return networks
 
 
 def _mem_total() -> int:

@@ -91,11 +91,16 @@ def validate_name(name: str) -> str:
 
 
 def generate_name(taken: set[str]) -> str:
-    for _ in range(64):
+    """Docker's ``adjective_name``, never one in ``taken``: when those run short (there are
+    400), a number is appended, with more digits the longer the search lasts."""
+    attempt = 0
+    while True:
         name = f"{random.choice(_ADJECTIVES)}_{random.choice(_NAMES)}"
+        if attempt >= 64:
+            name += str(secrets.randbelow(10 ** (1 + attempt // 64)))
         if name not in taken:
             return name
-    return f"{random.choice(_ADJECTIVES)}_{random.choice(_NAMES)}{secrets.randbelow(1000)}"
+        attempt += 1
 
 
 def _env_key(item: str) -> str:

@@ -3,6 +3,7 @@ documents, and the ``ps`` filters. Pure functions of config + state (+ now)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,9 @@ PS_FILTERS = (
 )
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_time(text: str) -> datetime | None:
+    """An RFC 3339 time of a record; memoized: ``ps`` parses every container's times."""
     if not text or text == ZERO_TIME:
         return None
     text = re.sub(r"(\.\d{6})\d*", r"\1", text.replace("Z", "+00:00"))

@@ -37,6 +37,7 @@ from wharf.engine.container_types import (
     CreateResult,
     WaitResult,
 )
+from wharf.engine.disk_usage import log_usage
 from wharf.errdefs import (
     Conflict,
     EngineFailure,
@@ -45,12 +46,15 @@ from wharf.errdefs import (
     NotModified,
     WharfError,
 )
+from wharf.events.model import EventType
 from wharf.images.resolve import ResolvedImage
 from wharf.metadata.containers import ContainerRow
 from wharf.runtime.logs import LogEntry, follow_logs, read_logs
 from wharf.runtime.monitor_client import (
     Attachment,
     MonitorConfig,
+    monitor_alive,
+    read_monitor_pid,
     spawn_monitor,
 )
 from wharf.runtime.oci import OciRuntime
@@ -84,11 +88,11 @@ class ContainerService(ContainerExits):
             else container_setup.check_network_mode(request.host_config.network_mode)
         )
         with self._lock:
-            taken = {row.name for row in self._records.list()}
+            taken = self._records.names()
             if not name:
                 name = container_setup.generate_name(taken)
             elif name in taken:
-                holder = next(r.id for r in self._records.list() if r.name == name)
+                holder = self._records.lookup(name)[0]
                 raise Conflict(
                     f'Conflict. The container name "/{name}" is already in use by container '
                     f'"{holder}". You have to remove (or rename) that container to be able '
@@ -160,6 +164,7 @@ class ContainerService(ContainerExits):
             except BaseException:
                 self._discard_files(container_id)
                 raise
+        self.emit(config, "create")
         log.info("created container %s (%s)", container_id[:12], name)
         return CreateResult(
             id=container_id, warnings=tuple(container_setup.create_warnings(request))
@@ -178,6 +183,19 @@ class ContainerService(ContainerExits):
                 os.makedirs(mount.source, exist_ok=True)
             prepared.append(mount)
         return prepared
+
+    def _end_exec_monitors(self, container_id: str, timeout: float = 2.0) -> None:
+        """Exec monitors (a healthcheck probe caught mid-run) outlive their dead process by a
+        flush interval; a removed container must leave no process behind, so they go now."""
+        pids = []
+        for directory in (self._state_dir(container_id) / "exec").glob("*"):
+            pid = read_monitor_pid(directory)
+            if pid is not None and monitor_alive(directory):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signals.SIGKILL)
+                pids.append(pid)
+        for pid in pids:
+            self._wait_monitor_gone(pid, timeout)
 
     def _discard_files(self, container_id: str) -> None:
         with contextlib.suppress(WharfError):
@@ -283,6 +301,7 @@ class ContainerService(ContainerExits):
             restart=restart,
         )
         self._save_state(container_id, new_state)
+        self.emit(config, "start")
         self._watch(container_id)
         log.info("started container %s pid %d", container_id[:12], handle.process_pid)
 
@@ -293,6 +312,18 @@ class ContainerService(ContainerExits):
         for mount in config.mounts:
             if mount.type == "volume":
                 self._volumes.populate(mount.name, rootfs, mount.destination)
+                self._publish_event(
+                    EventType.VOLUME,
+                    "mount",
+                    mount.name,
+                    {
+                        "container": config.id,
+                        "destination": mount.destination,
+                        "driver": "local",
+                        "propagation": "",
+                        "read/write": "true" if mount.rw else "false",
+                    },
+                )
 
     def _fail_start(
         self, config: ContainerConfig, state: ContainerState, message: str, code: int
@@ -328,6 +359,7 @@ class ContainerService(ContainerExits):
         container_id = self.resolve_id(reference)
         config, state = self._load(container_id)
         ticket = AttachTicket(self._attach_socket(container_id), config.config.tty)
+        self.emit(config, "attach")
         if state.running:
             ticket.ready.set_result(ticket.target)
             ticket.connected()
@@ -379,6 +411,7 @@ class ContainerService(ContainerExits):
             self._runtime(config).kill(
                 container_id, signum, all_processes=signum == signals.SIGKILL
             )
+            self.emit(config, "kill", {"signal": str(int(signum))})
 
     def stop(self, reference: str, *, timeout: int | None = None, signal_text: str = "") -> None:
         container_id = self.resolve_id(reference)
@@ -402,25 +435,28 @@ class ContainerService(ContainerExits):
             exited = self.wait(container_id, "next-exit")
             signum = parse_signal(signal_text or config.stop_signal)
             grace = config.stop_timeout if timeout is None else timeout
+        # Docker's order is kill, die, stop: the kill is told before the exit can be.
+        self.emit(config, "kill", {"signal": str(int(signum))})
         with contextlib.suppress(WharfError):
             runtime.kill(container_id, signum)
         if grace < 0:
             exited.result()
-            return
-        try:
-            exited.result(timeout=grace)
-            return
-        except TimeoutError:
-            pass
-        with contextlib.suppress(WharfError):
-            runtime.kill(container_id, signals.SIGKILL, all_processes=True)
-        exited.result(timeout=30)
+        else:
+            try:
+                exited.result(timeout=grace)
+            except TimeoutError:
+                self.emit(config, "kill", {"signal": str(int(signals.SIGKILL))})
+                with contextlib.suppress(WharfError):
+                    runtime.kill(container_id, signals.SIGKILL, all_processes=True)
+                exited.result(timeout=30)
+        self.emit(config, "stop")
 
     def restart(self, reference: str, *, timeout: int | None = None) -> None:
         container_id = self.resolve_id(reference)
         with contextlib.suppress(NotModified):
             self.stop(container_id, timeout=timeout)
         self.start(container_id)
+        self.emit_for(container_id, "restart")
 
     def pause(self, reference: str) -> None:
         container_id = self.resolve_id(reference)
@@ -432,6 +468,7 @@ class ContainerService(ContainerExits):
                 raise Conflict(f"Container {container_id} is not running")
             self._runtime(config).pause(container_id)
             self._save_state(container_id, state.paused())
+            self.emit(config, "pause")
 
     def unpause(self, reference: str) -> None:
         container_id = self.resolve_id(reference)
@@ -441,6 +478,7 @@ class ContainerService(ContainerExits):
                 raise Conflict(f"Container {container_id} is not paused")
             self._runtime(config).resume(container_id)
             self._save_state(container_id, state.unpaused())
+            self.emit(config, "unpause")
 
     def rename(self, reference: str, new_name: str) -> None:
         container_id = self.resolve_id(reference)
@@ -455,6 +493,7 @@ class ContainerService(ContainerExits):
             self._records.update_config(container_id, replace(config, name=name).to_json())
             if self._networks is not None:
                 self._networks.renamed(replace(config, name=name))
+            self.emit(replace(config, name=name), "rename", {"oldName": f"/{config.name}"})
 
     # ------------------------------------------------------------------ remove
 
@@ -477,6 +516,7 @@ class ContainerService(ContainerExits):
                 with contextlib.suppress(WharfError):
                     if state.status is Status.PAUSED:
                         runtime.resume(container_id)
+                self.emit(config, "kill", {"signal": str(int(signals.SIGKILL))})
                 with contextlib.suppress(WharfError):
                     runtime.kill(container_id, signals.SIGKILL, all_processes=True)
         if state.running:
@@ -496,9 +536,12 @@ class ContainerService(ContainerExits):
             with contextlib.suppress(WharfError):
                 if self._snapshotter.exists(container_id):
                     self._snapshotter.remove(container_id)
+            self._end_exec_monitors(container_id)
             shutil.rmtree(self._state_dir(container_id), ignore_errors=True)
             shutil.rmtree(self._data_dir(container_id), ignore_errors=True)
             self._records.delete(container_id)
+            self._forget_decoded(container_id)
+            self.emit(config, "destroy")
             if volumes and self._volumes is not None:
                 anonymous = [m.name for m in config.mounts if m.type == "volume" and m.anonymous]
                 if anonymous:
@@ -512,14 +555,14 @@ class ContainerService(ContainerExits):
         log.info("removed container %s", container_id[:12])
 
     def prune(self, filters: Filters) -> tuple[list[str], int]:
-        """Remove stopped containers; returns their IDs and the bytes their layers held."""
+        """Remove stopped containers; returns their IDs and the bytes their upper dirs and
+        logs held."""
         filters.check_keys(("until", "label", "label!"))
         until = [_until_seconds(value) for value in filters.get("until")]
         deleted = []
         reclaimed = 0
         for row in self._records.list():
-            config = ContainerConfig.from_json(row.config)
-            state = ContainerState.from_json(row.state)
+            config, state = self._decode(row)
             if state.running or state.status is Status.RESTARTING:
                 continue
             labels = config.config.labels
@@ -532,6 +575,7 @@ class ContainerService(ContainerExits):
             size = 0
             with contextlib.suppress(WharfError, OSError):
                 size = self._snapshotter.usage(row.id)
+            size += log_usage(self._data_dir(row.id), row.id)  # its logs go with it
             try:
                 self.remove(row.id)
             except WharfError:
@@ -542,7 +586,11 @@ class ContainerService(ContainerExits):
 
     # ------------------------------------------------------------------ views
 
-    def list(self, *, all: bool, filters: Filters, limit: int = -1) -> list[ContainerSummary]:
+    def list(
+        self, *, all: bool, filters: Filters, limit: int = -1, size: bool = False
+    ) -> list[ContainerSummary]:
+        """``ps``; with ``size``, each row's ``SizeRw`` (its upper dir's disk usage) and
+        ``SizeRootFs`` (that plus its image's unpacked layers), as ``ps --size``."""
         filters.check_keys(container_views.PS_FILTERS)
         rows = self._records.list()
         created_of: dict[str, float] = {}
@@ -557,8 +605,7 @@ class ContainerService(ContainerExits):
                 image_ids[value] = set()
         chosen = []
         for row in rows:
-            config = ContainerConfig.from_json(row.config)
-            state = ContainerState.from_json(row.state)
+            config, state = self._decode(row)
             if not all and not filters.get("status") and not state.running:
                 continue
             networks = (
@@ -582,7 +629,7 @@ class ContainerService(ContainerExits):
         settings = (
             self._networks.container_settings_many(chosen) if self._networks is not None else {}
         )
-        return [
+        summaries = [
             container_views.summary(
                 config,
                 state,
@@ -591,6 +638,32 @@ class ContainerService(ContainerExits):
             )
             for config, state in chosen
         ]
+        return self._with_sizes(summaries, logs=False) if size else summaries
+
+    def disk_usage(self) -> builtins.list[ContainerSummary]:
+        """``system df``: every container with its sizes and (wharf's) ``SizeLogs``, the
+        bytes of its json-file logs."""
+        return self._with_sizes(self.list(all=True, filters=Filters()), logs=True)
+
+    def _with_sizes(
+        self, summaries: builtins.list[ContainerSummary], *, logs: bool
+    ) -> builtins.list[ContainerSummary]:
+        image_sizes = self._images.sizes_by_id()
+        sized = []
+        for summary in summaries:
+            try:
+                rw = self._snapshotter.usage(summary.id)
+            except (WharfError, OSError):
+                rw = 0  # removed meanwhile
+            sized.append(
+                replace(
+                    summary,
+                    size_rw=rw,
+                    size_root_fs=rw + image_sizes.get(summary.image_id, 0),
+                    size_logs=log_usage(self._data_dir(summary.id), summary.id) if logs else None,
+                )
+            )
+        return sized
 
     def inspect(self, reference: str) -> ContainerInspect:
         container_id = self.resolve_id(reference)
@@ -619,10 +692,7 @@ class ContainerService(ContainerExits):
         return self._container_lock(container_id)
 
     def all_containers(self) -> builtins.list[tuple[ContainerConfig, ContainerState]]:
-        return [
-            (ContainerConfig.from_json(row.config), ContainerState.from_json(row.state))
-            for row in self._records.list()
-        ]
+        return [self._decode(row) for row in self._records.list()]
 
     def release_rootfs(self, container_id: str) -> None:
         """Unmount a stopped container's rootfs now (a build step commits its upper dir)."""
@@ -632,6 +702,9 @@ class ContainerService(ContainerExits):
 
     def state_dir(self, container_id: str) -> Path:
         return self._state_dir(container_id)
+
+    def data_dir(self, container_id: str) -> Path:
+        return self._data_dir(container_id)
 
     def socket_dir(self) -> Path:
         return self._socket_root

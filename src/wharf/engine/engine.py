@@ -25,6 +25,7 @@ from wharf.engine.networks import NetworkService, open_network_service
 from wharf.engine.system import DaemonPaths, SystemService
 from wharf.engine.volumes import VolumeService
 from wharf.errdefs import WharfError
+from wharf.events.bus import EventBus
 from wharf.images.leases import Leases
 from wharf.metadata.buildcache import BuildCacheRecords
 from wharf.metadata.containers import ContainerRecords
@@ -73,7 +74,9 @@ class Engine:
         system: SystemService,
         build: BuildService,
         networks: NetworkService,
+        events: EventBus | None = None,
     ) -> None:
+        self.events = events if events is not None else EventBus()
         self.networks = networks
         self.build = build
         self.paths = paths
@@ -97,6 +100,7 @@ class Engine:
         content = LocalStore(paths.data_root / "content")
         snapshotter = OverlaySnapshotter(paths.data_root / "snapshots")
         db = MetadataDB(paths.data_root / "metadata.db")
+        events = EventBus()
         holder: dict[str, ContainerService] = {}
         images = ImageService(
             content=content,
@@ -106,6 +110,7 @@ class Engine:
             containers_using=lambda image_id: holder["containers"].images_in_use(image_id),
             leases=Leases(paths.data_root / "leases"),
             registries=registries,
+            publish=events.publish,
         )
         _recover_ingests(content)
         snapshotter.cleanup()
@@ -127,8 +132,11 @@ class Engine:
             VolumeRecords(db),
             LocalVolumes(paths.data_root / "volumes"),
             in_use=lambda name: holder["containers"].volumes_in_use(name),
+            publish=events.publish,
         )
-        networks = open_network_service(db, paths.exec_root, prefix=network_prefix)
+        networks = open_network_service(
+            db, paths.exec_root, prefix=network_prefix, publish=events.publish
+        )
         networks.prepare()
         containers = ContainerService(
             records=ContainerRecords(db),
@@ -141,11 +149,17 @@ class Engine:
             host=host,
             volumes=volumes,
             networks=networks,
+            publish=events.publish,
         )
         networks.bind_containers(containers)
         holder["containers"] = containers
         execs = ExecService(containers=containers, host=host)
-        health = HealthMonitor(execs.run_captured)
+        health = HealthMonitor(
+            execs.run_captured,
+            on_change=lambda container_id, status: containers.emit_for(
+                container_id, f"health_status: {status}"
+            ),
+        )
         containers.set_health(health)  # before recover(): running containers resume probes
         build = BuildService(
             images=images,
@@ -168,6 +182,10 @@ class Engine:
             count_images=images.count,
             count_containers=containers.count_by_status,
             default_runtime=chosen,
+            images_usage=images.disk_usage,
+            containers_usage=containers.disk_usage,
+            volumes_usage=volumes.disk_usage,
+            build_cache_usage=build.cache_usage,
         )
         log.info("store recovered and consistent; default runtime %s", chosen)
         return cls(
@@ -183,9 +201,11 @@ class Engine:
             system=system,
             build=build,
             networks=networks,
+            events=events,
         )
 
     def close(self) -> None:
+        self.events.close()
         self.containers.close()
         self.networks.close()
         self._db.close()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wharf.engine.container_setup import merge_env
+from wharf.engine.container_setup import merge_env, start_error_exit_code
 from wharf.engine.container_types import AttachTarget
 from wharf.engine.containers import ContainerService
 from wharf.errdefs import Conflict, InvalidArgument, NotFound, WharfError
@@ -78,6 +78,12 @@ class ExecConfig:
 _CAPTURE_LIMIT = 64 << 10  # a healthcheck keeps 4 KiB; more is never useful
 
 
+def _command_text(cmd: tuple[str, ...]) -> str:
+    """The command as Docker's exec events write it: entrypoint, a space, the arguments
+    (so a command without arguments keeps its trailing space)."""
+    return f"{cmd[0]} {' '.join(cmd[1:])}"
+
+
 @dataclass(slots=True)
 class _Exec:
     id: str
@@ -107,6 +113,9 @@ class ExecService:
         exec_id = secrets.token_hex(32)
         with self._lock:
             self._execs[exec_id] = _Exec(exec_id, container_id, config)
+        self._containers.emit_for(
+            container_id, f"exec_create: {_command_text(config.cmd)}", {"execID": exec_id}
+        )
         return exec_id
 
     def _get(self, exec_id: str) -> _Exec:
@@ -183,12 +192,15 @@ class ExecService:
         )
         try:
             handle = spawn_monitor(monitor)
-        except WharfError:
-            record.exit_code = 126
+        except WharfError as exc:
+            record.exit_code = start_error_exit_code(exc.message)
             record.done.set()
             raise
         record.pid = handle.process_pid
         record.running = True
+        self._containers.emit(
+            config, f"exec_start: {_command_text(exec_config.cmd)}", {"execID": record.id}
+        )
         threading.Thread(target=self._watch, args=(record,), daemon=True).start()
         return AttachTarget(self._socket(record, "attach"), exec_config.tty)
 
@@ -211,6 +223,11 @@ class ExecService:
             threading.Event().wait(0.01)
         record.exit_code = status.exit_code if status is not None else 126
         record.running = False
+        self._containers.emit_for(
+            record.container_id,
+            "exec_die",
+            {"execID": record.id, "exitCode": str(record.exit_code)},
+        )
         record.done.set()
 
     def run_captured(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wharf.apitypes.auth import RegistryAuth
-from wharf.apitypes.images import ProgressMessage
+from wharf.apitypes.images import ProgressMessage, PushResult
 from wharf.content.store import Store
 from wharf.errdefs import NotFound, WharfError
+from wharf.events.model import EventType, Publish
 from wharf.images.leases import Leases
 from wharf.images.resolve import ResolvedImage, resolve_image
 from wharf.images.unpack import OverlappedUnpacker, unpack_image
@@ -46,6 +47,13 @@ class ImageDistribution:
     _lock: threading.RLock
     _leases: Leases | None
     _registries: RegistrySettings
+    _publish_event: Publish
+
+    def _image_event(
+        self, action: str, actor_id: str, name: str, labels: Mapping[str, str] | None = None
+    ) -> None:
+        """Publish an image event with Docker's attributes: the image's labels, ``name``."""
+        self._publish_event(EventType.IMAGE, action, actor_id, {**(labels or {}), "name": name})
 
     # Provided by ImageService.
     def _find(self, text: str) -> tuple[Any, Reference | None]:
@@ -142,6 +150,9 @@ class ImageDistribution:
                 if reference.tag is not None:
                     self._record_name(reference, target)
                 self._record_name(by_digest, target)
+        self._image_event(
+            "pull", reference.familiar(), reference.familiar(), resolved.config.config.labels
+        )
         progress(ProgressMessage(f"Digest: {target.digest}"))
         shown = reference.familiar()
         if previous == target.digest and not fetched:
@@ -230,9 +241,12 @@ class ImageDistribution:
                 reference.repository().with_digest(descriptor.digest),
                 _record_descriptor(image.records[0]),
             )
+        self._image_event("push", reference.familiar(), reference.familiar())
         progress(
             ProgressMessage(f"{reference.tag}: digest: {descriptor.digest} size: {descriptor.size}")
         )
+        pushed = PushResult(str(reference.tag), str(descriptor.digest), descriptor.size)
+        progress(ProgressMessage("", aux=pushed))
 
     def login(self, auth: RegistryAuth) -> str:
         """Check credentials against a registry (``docker login``); the CLI stores them."""

@@ -27,7 +27,7 @@ from datetime import datetime
 from fnmatch import fnmatch
 from typing import BinaryIO
 
-from wharf.apitypes.filters import Filters
+from wharf.apitypes.filters import Filters, until_unix
 from wharf.apitypes.images import (
     DeleteItem,
     HistoryItem,
@@ -36,8 +36,10 @@ from wharf.apitypes.images import (
     PruneReport,
 )
 from wharf.content.store import Store
+from wharf.engine.disk_usage import image_items, item_keys, share_sizes
 from wharf.engine.image_distribution import ImageDistribution
 from wharf.errdefs import Conflict, InvalidArgument, NotFound, WharfError
+from wharf.events.model import Publish, no_publish
 from wharf.images.archive_format import SavedImage, load_archive, save_images
 from wharf.images.changes import apply_changes, parse_changes
 from wharf.images.commit import commit_image
@@ -117,7 +119,9 @@ class ImageService(ImageDistribution):
         leases: Leases | None = None,
         registries: RegistrySettings | None = None,
         extra_roots: Callable[[], list[Descriptor]] = lambda: [],
+        publish: Publish = no_publish,
     ) -> None:
+        self._publish_event = publish
         self._extra_roots = extra_roots
         self._leases = leases
         self._registries = registries or RegistrySettings()
@@ -157,13 +161,17 @@ class ImageService(ImageDistribution):
 
     def _find(self, text: str) -> tuple[_Image, Reference | None]:
         """The image ``text`` names, and the reference used if it was one (not an ID)."""
-        images = self._all_images()
         reference: Reference | None = None
         parse_error: WharfError | None = None
         try:
             reference = parse_normalized(text)
         except WharfError as exc:
             parse_error = exc
+        if reference is not None and reference.digest is None:
+            found = self._find_by_name(str(reference.with_default_tag()))
+            if found is not None:
+                return found
+        images = self._all_images()
         if reference is not None:
             wanted = str(reference.with_default_tag()) if reference.digest is None else None
             for image in images:
@@ -193,6 +201,16 @@ class ImageService(ImageDistribution):
         if parse_error is not None and id_match is None:
             raise parse_error
         raise NotFound(f"No such image: {text}")
+
+    def _find_by_name(self, name: str) -> tuple[_Image, Reference] | None:
+        """A tag's image by index, without listing every name (each container create and
+        ``run`` looks one up); None sends the caller to the full search."""
+        try:
+            record = self._names.get(name)
+            records = tuple(self._names.by_digest(record.digest))
+            return _Image(record.digest, records, self._resolve(records[0])), parse_normalized(name)
+        except WharfError:
+            return None
 
     def count(self) -> int:
         return len({image.id for image in self._all_images()})
@@ -256,6 +274,51 @@ class ImageService(ImageDistribution):
                 for summary in summaries
             ]
         return summaries
+
+    def sizes_by_id(self) -> dict[str, int]:
+        """Each image's unpacked size by ID (a container's ``SizeRootFs`` adds its own)."""
+        return {image.id: self._size(image) for image in self._all_images()}
+
+    def disk_usage(self) -> tuple[int, list[ImageSummary]]:
+        """``system df``: every image, its ``Size`` what it holds on disk (blobs and unpacked
+        layers) and ``SharedSize`` the part other images hold too; and the bytes of all
+        images' blobs and layers, each counted once."""
+        images = self._all_images()
+        blob_sizes = {blob.digest: blob.size for blob in self._content.walk()}
+        holdings = {
+            str(image.target): image_items(
+                self._content,
+                _descriptor_of(image.records[0]),
+                image.resolved.chain_ids(),
+                blob_sizes=blob_sizes,
+                layer_size=self._layer_size,
+            )
+            for image in images
+        }
+        layers_size, shares = share_sizes(holdings)
+        images.sort(key=lambda image: _created_unix(image.resolved.config.created), reverse=True)
+        summaries = []
+        for image in images:
+            share = shares[str(image.target)]
+            summaries.append(
+                replace(self._summary(image), size=share.size, shared_size=share.shared_size)
+            )
+        return layers_size, summaries
+
+    def held_items(self) -> set[str]:
+        """The blobs and layers images (and pulls under way) hold, as ``disk_usage`` names
+        them: what the build cache shares with images rather than keeps alone."""
+        roots = [_descriptor_of(record) for record in self._names.list()]
+        if self._leases is not None:
+            roots += self._leases.targets()
+        held: set[str] = set()
+        for root in roots:
+            try:
+                chains = resolve_image(self._content, root, self._platform).chain_ids()
+                held |= item_keys(self._content, root, chains)
+            except WharfError:
+                continue  # a pull still writing it: whatever it has is not the cache's
+        return held
 
     def _matches(self, image: _Image, filters: Filters, images: list[_Image]) -> bool:
         for value in filters.get("dangling"):
@@ -404,6 +467,9 @@ class ImageService(ImageDistribution):
             image, _ = self._find(source)
             record = image.records[0]
             self._record_name(target_ref, _descriptor_of(record))
+            self._image_event(
+                "tag", image.id, target_ref.familiar(), image.resolved.config.config.labels
+            )
 
     def remove_image(self, name: str, *, force: bool, prune_parents: bool) -> list[DeleteItem]:
         with self._lock:
@@ -415,7 +481,9 @@ class ImageService(ImageDistribution):
             others = tagged if reference is not None and reference.tag is not None else named
             if reference is not None and len(others) > 1:
                 self._names.delete(str(reference))
-                return [DeleteItem(untagged=_untag_label(reference))]
+                untagged = [DeleteItem(untagged=_untag_label(reference))]
+                self._removal_events(untagged, image.id)
+                return untagged
             if reference is None and len(tagged) > 1 and not force:
                 raise Conflict(
                     f"conflict: unable to delete {image.resolved.config_digest.hex[:12]} "
@@ -440,16 +508,22 @@ class ImageService(ImageDistribution):
             else:
                 items.append(DeleteItem(deleted=image.id))
             self._collect_garbage_locked()
+            self._removal_events(items, image.id)
             return items
 
     def prune_images(self, *, filters: Filters) -> PruneReport:
         filters.check_keys(("dangling", "label", "until"))
         only_dangling = filters.get("dangling") in ((), ("true",), ("1",))
+        now = time.time()
+        until = [until_unix(value, now) for value in filters.get("until")]
         with self._lock:
             before = self._disk_usage()
             deleted: list[DeleteItem] = []
             for image in self._all_images():
                 if only_dangling and not image.dangling:
+                    continue
+                created = _created_unix(image.resolved.config.created)
+                if any(created >= limit for limit in until):
                     continue
                 if self._containers_using(image.id):
                     continue
@@ -465,9 +539,26 @@ class ImageService(ImageDistribution):
                         )
                 deleted.append(DeleteItem(deleted=image.id))
             self._collect_garbage_locked()
+            self._removal_events(deleted)
             return PruneReport(
                 deleted=tuple(deleted), space_reclaimed=max(0, before - self._disk_usage())
             )
+
+    def _removal_events(self, items: list[DeleteItem], image_id: str = "") -> None:
+        """``untag`` and ``delete`` events for a removal's report, in its order: each image's
+        untagged names come before its ``Deleted`` entry (a prune lists several images);
+        names untagged from an image that stays (``image_id``) have no such entry."""
+        untagged: list[str] = []
+        for item in items:
+            if item.untagged:
+                untagged.append(item.untagged)
+            elif item.deleted:
+                for name in untagged:
+                    self._image_event("untag", item.deleted, name)
+                untagged.clear()
+                self._image_event("delete", item.deleted, item.deleted)
+        for name in untagged:
+            self._image_event("untag", image_id, name)
 
     def _disk_usage(self) -> int:
         return self._content.usage() + sum(self._layer_sizes.values())
@@ -486,6 +577,8 @@ class ImageService(ImageDistribution):
                 )
             saved[image.target] = SavedImage(names=references, image=image.resolved)
         save_images(self._content, list(saved.values()), out)
+        for each in saved.values():
+            self._image_event("save", each.image.image_id, each.image.image_id)
 
     def set_extra_roots(self, roots: Callable[[], list[Descriptor]]) -> None:
         """Other owners of images without names (the build cache) that GC must keep."""
@@ -499,6 +592,10 @@ class ImageService(ImageDistribution):
                 self._record_dangling(target)
             for reference in references:
                 self._record_name(reference, target)
+        if references:
+            image_id = resolve_image(self._content, target, self._platform).image_id
+            for reference in references:
+                self._image_event("tag", image_id, reference.familiar())
 
     def named_manifests(self) -> set[str]:
         return {str(record.digest) for record in self._names.list()}
@@ -536,6 +633,9 @@ class ImageService(ImageDistribution):
                     for reference in image.names:
                         self._record_name(reference, image.manifest)
                         reports.append(reference.familiar())
+            for image, resolved in prepared:
+                for name in [r.familiar() for r in image.names] or [resolved.image_id]:
+                    self._image_event("load", resolved.image_id, name)
             return reports
 
     def _record_dangling(self, target: Descriptor) -> None:
@@ -578,6 +678,9 @@ class ImageService(ImageDistribution):
                     self._record_dangling(manifest)
                 else:
                     self._record_name(reference, manifest)
+            if reference is not None:
+                self._image_event("tag", resolved.image_id, reference.familiar())
+            self._image_event("import", resolved.image_id, resolved.image_id)
             return resolved.image_id
 
     def commit(
@@ -615,6 +718,8 @@ class ImageService(ImageDistribution):
                     self._record_dangling(manifest)
                 else:
                     self._record_name(reference.with_default_tag(), manifest)
+            if reference is not None:
+                self._image_event("tag", resolved.image_id, reference.with_default_tag().familiar())
             return resolved.image_id
 
     # ------------------------------------------------------------------------ garbage

@@ -37,6 +37,7 @@ from wharf.engine.network_model import (
     NetworkConfig,
 )
 from wharf.errdefs import EngineFailure, InvalidArgument, NotFound, WharfError
+from wharf.events.model import EventType, Publish, no_publish
 from wharf.metadata.networks import EndpointRow, NetworkRecords
 from wharf.network import etcfiles
 from wharf.network.bridge import BridgeDriver
@@ -106,7 +107,9 @@ class NetworkStore:
         host_hosts: Path = Path("/etc/hosts"),
         allocation_lock: Path | None = ALLOCATION_LOCK,
         clock: Callable[[], float] = time.time,
+        publish: Publish = no_publish,
     ) -> None:
+        self._publish_event = publish
         self._records = records
         self._driver = driver
         self._netns_dir = netns_dir
@@ -135,6 +138,18 @@ class NetworkStore:
         if self._containers is None:
             raise EngineFailure("the network service has no container service bound")
         return self._containers
+
+    def _network_event(self, action: str, network: Network, container_id: str = "") -> None:
+        """Publish a network event with Docker's attributes (name, driver, container)."""
+        attributes = {"name": network.name, "type": network.driver.value}
+        if container_id:
+            attributes["container"] = container_id
+        self._publish_event(EventType.NETWORK, action, network.id, attributes)
+
+    def _endpoint_events(self, action: str, container_id: str, endpoints: list[Endpoint]) -> None:
+        for endpoint in endpoints:
+            with contextlib.suppress(NotFound):
+                self._network_event(action, self._network(endpoint.network_id), container_id)
 
     # ------------------------------------------------------------------ records
 

@@ -476,6 +476,10 @@ class ContainerDirectory(Protocol):
 
     def all_containers(self) -> list[tuple[ContainerConfig, ContainerState]]: ...
 
+    def data_dir(self, container_id: str) -> Path:
+        """Where the container's hostname, hosts and resolv.conf files are."""
+        ...
+
 
 class LoopRunner(Protocol):
     """Runs a coroutine on the daemon's event loop from a worker thread and waits for it."""

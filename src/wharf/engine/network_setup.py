@@ -173,9 +173,11 @@ class NetworkSandboxes(NetworkStore):
             primary = networks[endpoints[0].network_id]
             if primary.driver is Driver.HOST or mode == HOST:
                 self._activate_plain(endpoints)
+                self._endpoint_events("connect", config.id, endpoints)
                 return self._host_setup(config)
             if primary.driver is Driver.NULL or mode == NONE:
                 self._activate_plain(endpoints)
+                self._endpoint_events("connect", config.id, endpoints)
                 return NetworkSetup(
                     SandboxMode.NONE, None, self._hosts(config, []), self._resolv(config, None)
                 )
@@ -187,6 +189,7 @@ class NetworkSandboxes(NetworkStore):
             except BaseException:
                 self.release(config.id)
                 raise
+            self._endpoint_events("connect", config.id, active)
             for network in networks.values():
                 self._refresh_dns(network)
             self._register_clients(config.id, config.host_config.dns)
@@ -570,6 +573,7 @@ class NetworkSandboxes(NetworkStore):
             for ep in held:
                 with contextlib.suppress(NotFound):
                     self._save_endpoint(ep.deactivated())
+            self._endpoint_events("disconnect", container_id, held)
             for network_id in {ep.network_id for ep in held}:
                 with contextlib.suppress(NotFound):
                     self._refresh_dns(self._network(network_id))
@@ -598,12 +602,28 @@ class NetworkSandboxes(NetworkStore):
         while f"eth{index}" in used:
             index += 1
         has_route = any(e.active is not None and e.active.gateway is not None for e in current)
+        had_dns = any(self._network(e.network_id).has_dns for e in current)
         attached = self._attach(
             config, path, ep, network, ifname=f"eth{index}", mac=ep.mac, route=not has_route
         )
         self._refresh_dns(network)
         self._register_clients(config.id, config.host_config.dns)
+        if network.has_dns and not had_dns:
+            self._point_resolv_at_dns(config, attached, network)
         return attached
+
+    def _point_resolv_at_dns(self, config: ContainerConfig, ep: Endpoint, network: Network) -> None:
+        """A container that had no embedded DNS (default bridge) now asks it, as dockerd
+        rewrites resolv.conf when such a container joins a user-defined network. Written in
+        place: the file is bind-mounted, so its inode must stay."""
+        candidates = (
+            ep.active.gateway if ep.active is not None else None,
+            network.ipv4.gateway if network.ipv4 is not None else None,
+        )
+        gateway = next((g for g in candidates if isinstance(g, IPv4Address)), None)
+        resolv = self.containers.data_dir(config.id) / "resolv.conf"
+        if gateway is not None and resolv.is_file():
+            resolv.write_text(self._resolv(config, gateway))
 
     def _detach_live(self, config: ContainerConfig, ep: Endpoint, network: Network) -> None:
         if ep.active is None:

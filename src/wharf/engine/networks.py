@@ -68,6 +68,7 @@ from wharf.errdefs import (
     Unsupported,
     WharfError,
 )
+from wharf.events.model import Publish, no_publish
 from wharf.metadata.db import MetadataDB
 from wharf.metadata.networks import NetworkRecords
 from wharf.network import ipam
@@ -144,6 +145,7 @@ class NetworkService(NetworkRecovery):
                     raise
             self._refresh_dns(network)
             self._ensure_listener(network)
+        self._network_event("create", network)
         log.info("created network %s (%s) on %s", name, network_id[:12], bridge)
         return NetworkCreateResponse(network_id)
 
@@ -226,6 +228,7 @@ class NetworkService(NetworkRecovery):
                 self._driver.delete_network(network.config.bridge)
             except WharfError as exc:
                 log.warning("deleting bridge %s: %s", network.config.bridge, exc.message)
+        self._network_event("destroy", network)
         log.info("removed network %s (%s)", network.name, network.id[:12])
 
     def prune_networks(self, *, filters: Filters) -> list[str]:
@@ -279,6 +282,8 @@ class NetworkService(NetworkRecovery):
                             self._detach_live(config, _load(current), network)
                     self._records.delete_endpoint(network.id, container_id)
                     raise
+                # As dockerd: a stopped container's connect is told when it starts.
+                self._network_event("connect", network, container_id)
         log.info("connected %s to network %s", container_id[:12], network.name)
 
     def disconnect(self, network_ref: str, container_ref: str, *, force: bool = False) -> None:
@@ -301,6 +306,7 @@ class NetworkService(NetworkRecovery):
                 raise Forbidden(f"container cannot be disconnected from {network.name} network")
             self._detach_live(config, _load(row), network)
             self._records.delete_endpoint(network.id, container_id)
+            self._network_event("disconnect", network, container_id)
         log.info("disconnected %s from network %s", container_id[:12], network.name)
 
     # ------------------------------------------------------------------ live ports
@@ -374,13 +380,14 @@ class NetworkService(NetworkRecovery):
         by_container: dict[str, list[Endpoint]] = {}
         for ep in self._all_endpoints():
             by_container.setdefault(ep.container_id, []).append(ep)
+        netns_dir = str(self._netns_dir)  # joined as text: a Path per row showed in ps
         return {
             config.id: network_views.settings(
                 config,
                 by_container.get(config.id, []),
                 networks,
                 running=state.running,
-                sandbox_key=str(self._netns_dir / config.id),
+                sandbox_key=f"{netns_dir}/{config.id}",
             )
             for config, state in items
         }
@@ -395,7 +402,9 @@ class NetworkService(NetworkRecovery):
         return found
 
 
-def open_network_service(db: MetadataDB, exec_root: Path, *, prefix: str = "") -> NetworkService:
+def open_network_service(
+    db: MetadataDB, exec_root: Path, *, prefix: str = "", publish: Publish = no_publish
+) -> NetworkService:
     """The service over the real kernel: nftables (or iptables) table of our own, bridges and
     veths over netlink, namespaces under ``<exec-root>/netns``."""
     names = DeviceNames(prefix)
@@ -410,6 +419,7 @@ def open_network_service(db: MetadataDB, exec_root: Path, *, prefix: str = "") -
         driver=BridgeDriver(firewall),
         netns_dir=exec_root / "netns",
         names=names,
+        publish=publish,
     )
 
 

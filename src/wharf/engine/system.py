@@ -1,4 +1,6 @@
-"""The system service: ``/version`` and ``/info`` facts about this engine and host."""
+"""The system service: ``/version`` and ``/info`` facts about this engine and host, and
+``/system/df``, assembled from what the other services measure (given as callables, so this
+service imports none of them)."""
 
 from __future__ import annotations
 
@@ -8,14 +10,18 @@ import platform
 import shutil
 import socket
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from wharf import __version__
+from wharf.apitypes.containers import ContainerSummary
+from wharf.apitypes.diskusage import BuildCacheRecord, DiskUsage, UsageKind
+from wharf.apitypes.images import ImageSummary
 from wharf.apitypes.system import RuntimeInfo, SystemInfo, VersionInfo
 from wharf.apitypes.versions import API_VERSION, MIN_API_VERSION
+from wharf.apitypes.volumes import Volume
 from wharf.engine.container_model import Status
 from wharf.oci.platform import host_platform
 
@@ -107,7 +113,15 @@ class SystemService:
         count_images: Callable[[], int],
         count_containers: Callable[[], Mapping[Status, int]] = dict,
         default_runtime: str = "runc",
+        images_usage: Callable[[], tuple[int, Sequence[ImageSummary]]] = lambda: (0, ()),
+        containers_usage: Callable[[], Sequence[ContainerSummary]] = tuple,
+        volumes_usage: Callable[[], Sequence[Volume]] = tuple,
+        build_cache_usage: Callable[[], Sequence[BuildCacheRecord]] = tuple,
     ) -> None:
+        self._images_usage = images_usage
+        self._containers_usage = containers_usage
+        self._volumes_usage = volumes_usage
+        self._build_cache_usage = build_cache_usage
         self._paths = paths
         self._count_images = count_images
         self._count_containers = count_containers
@@ -166,4 +180,21 @@ class SystemService:
             system_time=datetime.now(UTC).isoformat(),
             security_options=_security_options(),
             warnings=(),
+        )
+
+    def disk_usage(self, kinds: frozenset[UsageKind] = frozenset(UsageKind)) -> DiskUsage:
+        """``/system/df``: the sections ``kinds`` asks for, each measured now."""
+        layers_size = 0
+        images: tuple[ImageSummary, ...] | None = None
+        if UsageKind.IMAGE in kinds:
+            layers_size, listed = self._images_usage()
+            images = tuple(listed)
+        return DiskUsage(
+            layers_size=layers_size,
+            images=images,
+            containers=(tuple(self._containers_usage()) if UsageKind.CONTAINER in kinds else None),
+            volumes=tuple(self._volumes_usage()) if UsageKind.VOLUME in kinds else None,
+            build_cache=(
+                tuple(self._build_cache_usage()) if UsageKind.BUILD_CACHE in kinds else None
+            ),
         )

@@ -43,6 +43,7 @@ from wharf.apitypes.volumes import (
 )
 from wharf.engine.container_fs import ContainerPathNotFound, archive_path, extract_to, stat_path
 from wharf.errdefs import Conflict, InvalidArgument, NotFound, WharfError
+from wharf.events.model import EventType, Publish, no_publish
 from wharf.metadata.volumes import VolumeRecord, VolumeRecords
 from wharf.volumes.local import LocalVolumes, MountOptions, random_name, validate_name
 
@@ -71,7 +72,9 @@ class VolumeService:
         in_use: Callable[[str], list[str]] = _nobody,
         *,
         clock: Callable[[], float] = time.time,
+        publish: Publish = no_publish,
     ) -> None:
+        self._publish_event = publish
         self._records = records
         self._local = local
         self._in_use = in_use
@@ -141,6 +144,7 @@ class VolumeService:
                 with contextlib.suppress(WharfError, OSError):
                     self._local.remove(name)
                 raise
+        self._publish_event(EventType.VOLUME, "create", name, {"driver": driver})
         log.info("created volume %s", name)
         return self._view(record)
 
@@ -361,6 +365,7 @@ class VolumeService:
         with contextlib.suppress(NotFound):
             self._records.delete(record.name)
         self._populating.pop(record.name, None)
+        self._publish_event(EventType.VOLUME, "destroy", record.name, {"driver": record.driver})
         log.info("removed volume %s", record.name)
 
     def _usage(self, name: str) -> int:

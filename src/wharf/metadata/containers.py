@@ -9,6 +9,7 @@ module keeps names unique and updates atomic. Names are stored without Docker's 
 from __future__ import annotations
 
 import builtins
+import re
 import sqlite3
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from wharf.errdefs import Conflict, NotFound
 from wharf.metadata.db import MetadataDB
 
 _COLUMNS = "id, name, image_id, created_at, config, state"
+_HEX = re.compile(r"[0-9a-f]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,29 @@ class ContainerRecords:
     def list(self) -> builtins.list[ContainerRow]:
         rows = self._db.query(f"SELECT {_COLUMNS} FROM containers ORDER BY created_at DESC")
         return [_row(row) for row in rows]
+
+    def lookup(self, reference: str) -> builtins.list[str]:
+        """IDs ``reference`` may name, by index rather than by reading every row: the one whose
+        full ID or name it is, else up to two whose ID it is a prefix of (two say "ambiguous")."""
+        for column, value in (("id", reference), ("name", reference.lstrip("/"))):
+            rows = self._db.query(f"SELECT id FROM containers WHERE {column} = ?", (value,))
+            if rows:
+                return [str(rows[0][0])]
+        if not _HEX.fullmatch(reference):
+            return []
+        # IDs are lowercase hex, so "g" sorts after every ID that starts with the prefix.
+        rows = self._db.query(
+            "SELECT id FROM containers WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
+            (reference, reference + "g"),
+        )
+        return [str(row[0]) for row in rows]
+
+    def names(self) -> set[str]:
+        return {str(row[0]) for row in self._db.query("SELECT name FROM containers")}
+
+    def ids_with_image(self, image_id: str) -> builtins.list[str]:
+        rows = self._db.query("SELECT id FROM containers WHERE image_id = ?", (image_id,))
+        return [str(row[0]) for row in rows]
 
     def update_state(self, container_id: str, state: str) -> None:
         with self._db.transaction() as conn:

@@ -134,9 +134,16 @@ class OverlaySnapshotter:
     def remove(self, key: str) -> None:
         validate_key(key)
         with self._lock:
-            if self._read_info(key) is None:
+            info = self._read_info(key)
+            if info is None:
                 raise NotFound(f"no such snapshot: {key}")
-            children = [info.key for info in self.walk() if info.parent == key]
+            # Only committed snapshots are parents (prepare refuses others), so removing an
+            # active one (a container's upper dir) need not read every snapshot's info.
+            children = (
+                [child.key for child in self.walk() if child.parent == key]
+                if info.kind is SnapshotKind.COMMITTED
+                else []
+            )
             if children:
                 shown = ", ".join(children[:3]) + (", ..." if len(children) > 3 else "")
                 raise Conflict(f"snapshot {key} has children: {shown}")

@@ -497,6 +497,7 @@ def system_daemon() -> FakeTransport:
         FakeTransport()
         .on("POST", "/containers/prune", json_response(
             {"ContainersDeleted": ["c" * 64], "SpaceReclaimed": 1000}))
+        .on("POST", "/networks/prune", json_response({"NetworksDeleted": ["n1"]}))
         .on("POST", "/volumes/prune", json_response(
             {"VolumesDeleted": ["v1"], "SpaceReclaimed": 20000}))
         .on("POST", "/images/prune", json_response(
@@ -514,6 +515,9 @@ def test_system_prune_includes_the_build_cache(wharf: RunWharf) -> None:
         "Deleted Containers:\n"
         f"{'c' * 64}\n"
         "\n"
+        "Deleted Networks:\n"
+        "n1\n"
+        "\n"
         "Deleted Images:\n"
         "untagged: x:1\n"
         f"deleted: {IMAGE}\n"
@@ -525,6 +529,7 @@ def test_system_prune_includes_the_build_cache(wharf: RunWharf) -> None:
     )
     assert [call.path for call in daemon.calls()] == [
         "/containers/prune",
+        "/networks/prune",
         "/images/prune",
         "/build/prune",
     ]
@@ -540,6 +545,7 @@ def test_system_prune_all_prunes_all_cache_and_asks_first(wharf: RunWharf) -> No
     assert result.stdout.startswith(
         "WARNING! This will remove:\n"
         "  - all stopped containers\n"
+        "  - all networks not used by at least one container\n"
         "  - all anonymous volumes not used by at least one container\n"
         "  - all images without at least one container associated to them\n"
         "  - all build cache\n"
@@ -563,6 +569,7 @@ def test_system_prune_default_warning_and_cancel(wharf: RunWharf) -> None:
     assert result.stdout == (
         "WARNING! This will remove:\n"
         "  - all stopped containers\n"
+        "  - all networks not used by at least one container\n"
         "  - all dangling images\n"
         "  - unused build cache\n"
         "\n"

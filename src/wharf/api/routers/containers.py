@@ -38,7 +38,7 @@ class ContainersBackend(Protocol):
     def create(self, request: CreateRequest) -> Any: ...
 
     def list(
-        self, *, all: bool, filters: Filters, limit: int = -1
+        self, *, all: bool, filters: Filters, limit: int = -1, size: bool = False
     ) -> builtins.list[ContainerSummary]: ...
 
     def inspect(self, reference: str) -> ContainerInspect: ...
@@ -165,7 +165,11 @@ def routes(backend: ContainersBackend) -> list[Route]:
         limit = _int_query(request, "limit") or -1
         include_all = query_flag(request, "all") or limit > 0
         summaries = await asyncio.to_thread(
-            backend.list, all=include_all, filters=filters, limit=limit
+            backend.list,
+            all=include_all,
+            filters=filters,
+            limit=limit,
+            size=query_flag(request, "size"),
         )
         return json_response([summary.to_wire() for summary in summaries])
 

@@ -11,8 +11,8 @@ from aiohttp import web
 
 from wharf.api.app import Route, json_response
 from wharf.api.routers.containers import _pump_attachment
-from wharf.api.streams import HijackedStream
-from wharf.errdefs import InvalidArgument, WharfError
+from wharf.api.streams import STDOUT, HijackedStream
+from wharf.errdefs import Conflict, InvalidArgument, NotFound, WharfError
 from wharf.runtime.monitor_client import open_attachment
 
 
@@ -40,6 +40,10 @@ async def _json_body(request: web.Request) -> Any:
         raise InvalidArgument(f"invalid JSON body: {exc}") from exc
 
 
+# A pause between the 101 and the first output (see ``start``).
+_AFTER_101 = 0.03
+
+
 def routes(backend: ExecBackend, parse_config: Any) -> list[Route]:
     async def create(request: web.Request) -> web.StreamResponse:
         config = parse_config(await _json_body(request))
@@ -54,9 +58,24 @@ def routes(backend: ExecBackend, parse_config: Any) -> list[Route]:
         config = await asyncio.to_thread(backend.exec_config, exec_id)
         detach = bool(body.get("Detach"))
         tty = body.get("Tty")
-        target = await asyncio.to_thread(
-            backend.start, exec_id, detach=detach, tty=None if tty is None else bool(tty)
-        )
+        try:
+            target = await asyncio.to_thread(
+                backend.start, exec_id, detach=detach, tty=None if tty is None else bool(tty)
+            )
+        except (NotFound, Conflict):
+            raise
+        except WharfError as exc:
+            if detach:
+                raise
+            # dockerd hijacks before it starts the process, so a command that cannot start
+            # (not found: exit code 127) is reported inside the stream, on stdout.
+            failed = await HijackedStream.open(
+                request, multiplexed=not (config.tty if tty is None else bool(tty))
+            )
+            await asyncio.sleep(_AFTER_101)
+            await failed.write(STDOUT, f"{exc.message}\r\n".encode())
+            await failed.close()
+            return web.Response(status=200)
         if detach:
             return web.Response(status=200)
         stream = await HijackedStream.open(request, multiplexed=not target.tty)
@@ -64,7 +83,7 @@ def routes(backend: ExecBackend, parse_config: Any) -> list[Route]:
         # read the 101 alone. Clients that read the response head through a buffered reader
         # and then switch to the raw socket (docker-py) lose bytes that arrived with it;
         # dockerd avoids it by starting the process only after the 101.
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(_AFTER_101)
         try:
             attachment = await open_attachment(
                 target.socket,
