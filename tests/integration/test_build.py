@@ -534,3 +534,30 @@ def test_kill9_during_a_build_keeps_committed_steps_and_leaves_nothing_else(
     rebuilt = _build(daemon, context, "-t", "crashy:1")
     assert rebuilt.split("Step 2/3")[1].split("Step 3/3")[0].count("Using cache") == 1
     assert "committed before the crash" in rebuilt
+
+
+def test_zstd_layers_on_request(busybox_daemon, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM busybox\nRUN echo packed > /packed.txt\n")
+    tag = _unique(tmp_path, "zstd")
+    _build(busybox_daemon, context, "-t", tag, "--compression", "zstd")
+    saved = busybox_daemon.wharf_bytes("save", tag).stdout
+    with tarfile.open(fileobj=io.BytesIO(saved)) as archive:
+        blobs = {
+            member.name: archive.extractfile(member).read()  # type: ignore[union-attr]
+            for member in archive.getmembers()
+            if member.isfile() and member.name.startswith("blobs/")
+        }
+    documents = [json.loads(data) for data in blobs.values() if data.startswith(b"{")]
+    layers = [
+        layer
+        for document in documents
+        if isinstance(document.get("layers"), list)  # a manifest, not a config
+        for layer in document["layers"]
+    ]
+    top = layers[-1]
+    assert top["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"
+    assert blobs["blobs/sha256/" + top["digest"].split(":")[1]][:4] == b"\x28\xb5\x2f\xfd"
+    assert _run(busybox_daemon, tag, "cat", "/packed.txt") == "packed\n"
+    busybox_daemon.wharf("rmi", tag)
