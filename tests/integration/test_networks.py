@@ -394,3 +394,18 @@ def test_reconcile_after_a_crash_removes_what_dead_containers_held(daemon, base_
     assert _ip(daemon, box, network)
     daemon.wharf("rm", "-f", box)
     daemon.wharf("network", "rm", network)
+
+
+def test_ipv6_user_network_gives_addresses_and_names(busybox_daemon: WharfDaemon, net) -> None:  # type: ignore[no-untyped-def]
+    # Internal, so the host's IPv6 forwarding switch is never touched by the suite.
+    network = net("--ipv6", "--internal")
+    a, b = _name("six"), _name("six")
+    _track(net, a, b)
+    _sleeper(busybox_daemon, a, "--network", network)
+    _sleeper(busybox_daemon, b, "--network", network)
+    settings = _inspect(busybox_daemon, a)["NetworkSettings"]["Networks"][network]
+    address = settings["GlobalIPv6Address"]
+    assert address and ":" in address and settings["GlobalIPv6PrefixLen"] == 64
+    assert _sh(busybox_daemon, b, f"ping6 -c1 -W2 {address}", check=False).returncode == 0
+    looked_up = _sh(busybox_daemon, b, f"nslookup -type=AAAA {a}", check=False).stdout
+    assert address in looked_up
