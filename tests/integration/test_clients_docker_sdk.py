@@ -150,8 +150,9 @@ def test_run_detached_with_ports_volumes_and_environment(
 
 
 def test_auto_remove_and_wait(client: docker.DockerClient) -> None:
+    # run(detach=True) inspects the container after starting it: it must still be there.
     container = client.containers.run(
-        "busybox", ["sh", "-c", "sleep 0.3; exit 3"], detach=True, auto_remove=True
+        "busybox", ["sh", "-c", "sleep 1.5; exit 3"], detach=True, auto_remove=True
     )
     assert container.wait(timeout=30) == {"StatusCode": 3, "Error": None}
     wait_for(lambda: container.id not in {c.id for c in client.containers.list(all=True)},
