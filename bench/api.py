@@ -30,15 +30,11 @@ Without --install-peers a missing dockerd is skipped with a note.
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
 import json
 import os
 import random
 import shutil
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,15 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import containers as c  # the sibling bench: daemons, peers, cleanup by PID, statistics
 
-CREATE_BODY = {
-    "Image": "busybox",
-    "Cmd": ["true"],
-    "HostConfig": {"NetworkMode": "none"},
-    "AttachStdin": False,
-    "AttachStdout": False,
-    "AttachStderr": False,
-    "Tty": False,
-}
+CREATE_BODY = c.CREATE_BODY
 
 
 class Client:
@@ -244,16 +232,10 @@ def main() -> int:
     parser.add_argument("--inspect-runs", type=int, default=200, help="measured inspects")
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured calls first")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
-    parser.add_argument(
-        "--install-peers",
-        action="store_true",
-        default=os.environ.get("WHARF_BENCH_INSTALL") == "1",
-        help="apt-get install docker.io when missing",
-    )
-    parser.add_argument(
-        "--docker-cli",
-        default=shutil.which("docker"),
-        help="docker CLI, used only to load busybox into dockerd",
+    c.add_peer_arguments(
+        parser,
+        peers="docker.io",
+        docker_cli_help="docker CLI, used only to load busybox into dockerd",
     )
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -261,26 +243,8 @@ def main() -> int:
         return 2
     if args.install_peers and not shutil.which("dockerd"):
         c.install_peers()
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, c._fatal_signal)
-    atexit.register(c.JANITOR.close)
-    existing_host_dirs = {d for d in c.HOST_DIRS_PEERS_CREATE if os.path.lexists(d)}
-
-    def remove_host_dirs() -> None:
-        for d in c.HOST_DIRS_PEERS_CREATE:
-            if d not in existing_host_dirs:
-                with contextlib.suppress(OSError):
-                    os.rmdir(d)
-
-    c.JANITOR.push("remove empty host dirs dockerd created", remove_host_dirs)
-    work = Path(tempfile.mkdtemp(prefix="wab-", dir="/tmp"))  # short: socket paths <108
-
-    def remove_work() -> None:
-        c.sweep_processes(str(work))
-        c.unmount_under(work)
-        shutil.rmtree(work, ignore_errors=True)
-
-    c.JANITOR.push(f"remove {work}", remove_work)
+    c.guard_run("dockerd")
+    work = c.make_work("wab-")
     bench = c.Bench(work=work, marker=str(work), docker_cli=args.docker_cli, marker_name=work.name)
     machine = c.machine()
     clients: list[Client] = []

@@ -43,17 +43,13 @@ copies the daemons' logs there first, with each engine's last build output per p
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
 import json
 import os
 import random
 import resource
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,48 +366,16 @@ def main() -> int:
     parser.add_argument("--context-mb", type=int, default=20, help="MiB in the copied tree")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     parser.add_argument("--keep-logs", type=Path, help="copy the daemons' logs here at the end")
-    parser.add_argument(
-        "--install-peers",
-        action="store_true",
-        default=os.environ.get("WHARF_BENCH_INSTALL") == "1",
-        help="apt-get install docker.io and podman when missing",
-    )
-    parser.add_argument(
-        "--docker-cli",
-        default=shutil.which("docker"),
-        help="docker CLI used against both wharfd and dockerd",
-    )
+    c.add_peer_arguments(parser)
     args = parser.parse_args()
     if args.runs < 1 or args.warmup < 0 or args.files < 1:
         parser.error("--runs and --files must be at least 1, --warmup at least 0")
     if os.geteuid() != 0:
         print("build.py needs root (it starts container engines)", file=sys.stderr)
         return 2
-    if args.install_peers:
-        c.install_peers()
-        if args.docker_cli is None:
-            args.docker_cli = shutil.which("docker")
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, c._fatal_signal)
-    atexit.register(c.JANITOR.close)
-    existing_host_dirs = {d for d in c.HOST_DIRS_PEERS_CREATE if os.path.lexists(d)}
-
-    def remove_host_dirs() -> None:
-        for d in c.HOST_DIRS_PEERS_CREATE:
-            if d not in existing_host_dirs:
-                with contextlib.suppress(OSError):
-                    os.rmdir(d)
-
-    c.JANITOR.push("remove empty host dirs the peers created", remove_host_dirs)
-    work = Path(tempfile.mkdtemp(prefix="wbb-", dir="/tmp"))  # short: socket paths <108
-
-    def remove_work() -> None:
-        c.sweep_processes(str(work))
-        c.unmount_under(work)
-        shutil.rmtree(work, ignore_errors=True)
-
-    c.JANITOR.push(f"remove {work}", remove_work)
+    c.install_requested_peers(args)
+    c.guard_run()
+    work = c.make_work("wbb-")
     if args.keep_logs:
         args.keep_logs = target = args.keep_logs.resolve()
         target.mkdir(parents=True, exist_ok=True)

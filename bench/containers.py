@@ -114,6 +114,61 @@ def _fatal_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def guard_run(who: str = "the peers") -> None:
+    """Run the janitor at exit and on SIGTERM/SIGHUP; have it remove the host directories
+    that ``who`` (the peer daemons) create and that did not exist before."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _fatal_signal)
+    atexit.register(JANITOR.close)
+    existing_host_dirs = {d for d in HOST_DIRS_PEERS_CREATE if os.path.lexists(d)}
+
+    def remove_host_dirs() -> None:
+        for d in HOST_DIRS_PEERS_CREATE:
+            if d not in existing_host_dirs:
+                with contextlib.suppress(OSError):
+                    os.rmdir(d)
+
+    JANITOR.push(f"remove empty host dirs {who} created", remove_host_dirs)
+
+
+def make_work(prefix: str) -> Path:
+    """A fresh directory under /tmp (short: socket paths < 108 bytes) whose path marks the
+    run's processes; the janitor sweeps them, unmounts below it and removes it."""
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+    def remove_work() -> None:
+        sweep_processes(str(work))
+        unmount_under(work)
+        shutil.rmtree(work, ignore_errors=True)
+
+    JANITOR.push(f"remove {work}", remove_work)
+    return work
+
+
+def add_peer_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    peers: str = "docker.io and podman",
+    docker_cli_help: str = "docker CLI used against both wharfd and dockerd",
+) -> None:
+    """``--install-peers`` (default from ``WHARF_BENCH_INSTALL=1``) and ``--docker-cli``."""
+    parser.add_argument(
+        "--install-peers",
+        action="store_true",
+        default=os.environ.get("WHARF_BENCH_INSTALL") == "1",
+        help=f"apt-get install {peers} when missing",
+    )
+    parser.add_argument("--docker-cli", default=shutil.which("docker"), help=docker_cli_help)
+
+
+def install_requested_peers(args: argparse.Namespace) -> None:
+    """``--install-peers``: install them, then find the docker CLI they brought if none was."""
+    if args.install_peers:
+        install_peers()
+        if args.docker_cli is None:
+            args.docker_cli = shutil.which("docker")
+
+
 def cmdline(pid: int) -> str:
     try:
         return (
@@ -748,23 +803,26 @@ def measure_latency(bench: Bench, runs: int, warmup: int) -> dict[str, Series]:
     return results
 
 
+CREATE_BODY = {
+    "Image": "busybox",
+    "Cmd": ["true"],
+    "HostConfig": {"NetworkMode": "none"},
+    "AttachStdin": False,
+    "AttachStdout": False,
+    "AttachStderr": False,
+    "Tty": False,
+}
+"""``POST /containers/create`` of a busybox ``true`` with no network and nothing attached."""
+
+
 def measure_api(engine: Engine, runs: int, warmup: int) -> Series:
     assert engine.socket is not None
     conn = UnixHTTPConnection(str(engine.socket))
     series = Series()
-    body = {
-        "Image": "busybox",
-        "Cmd": ["true"],
-        "HostConfig": {"NetworkMode": "none"},
-        "AttachStdin": False,
-        "AttachStdout": False,
-        "AttachStderr": False,
-        "Tty": False,
-    }
     try:
         for i in range(warmup + runs):
             start = time.perf_counter()
-            cid = api(conn, "POST", "/containers/create", body, expect=201)["Id"]
+            cid = api(conn, "POST", "/containers/create", CREATE_BODY, expect=201)["Id"]
             try:
                 api(conn, "POST", f"/containers/{cid}/start", expect=204)
                 status = api(conn, "POST", f"/containers/{cid}/wait")["StatusCode"]
@@ -931,48 +989,15 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured runs first")
     parser.add_argument("--containers", type=int, default=10, help="idle containers per engine")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
-    parser.add_argument(
-        "--install-peers",
-        action="store_true",
-        default=os.environ.get("WHARF_BENCH_INSTALL") == "1",
-        help="apt-get install docker.io and podman when missing",
-    )
-    parser.add_argument(
-        "--docker-cli",
-        default=shutil.which("docker"),
-        help="docker CLI used against both wharfd and dockerd",
-    )
+    add_peer_arguments(parser)
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("containers.py needs root (it starts container engines)", file=sys.stderr)
         return 2
-    if args.install_peers:
-        install_peers()
-        if args.docker_cli is None:
-            args.docker_cli = shutil.which("docker")
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _fatal_signal)
-    atexit.register(JANITOR.close)
-    existing_host_dirs = {d for d in HOST_DIRS_PEERS_CREATE if os.path.lexists(d)}
-
-    def remove_host_dirs() -> None:
-        for d in HOST_DIRS_PEERS_CREATE:
-            if d not in existing_host_dirs:
-                with contextlib.suppress(OSError):
-                    os.rmdir(d)
-
-    JANITOR.push("remove empty host dirs the peers created", remove_host_dirs)
-    work = Path(tempfile.mkdtemp(prefix="wcb-", dir="/tmp"))  # short: socket paths <108
-    marker = str(work)
-
-    def remove_work() -> None:
-        sweep_processes(marker)
-        unmount_under(work)
-        shutil.rmtree(work, ignore_errors=True)
-
-    JANITOR.push(f"remove {work}", remove_work)
-    bench = Bench(work=work, marker=marker, docker_cli=args.docker_cli, marker_name=work.name)
+    install_requested_peers(args)
+    guard_run()
+    work = make_work("wcb-")
+    bench = Bench(work=work, marker=str(work), docker_cli=args.docker_cli, marker_name=work.name)
     if args.docker_cli:
         bench.versions["docker CLI"] = version_of([args.docker_cli, "--version"])
     results: dict[str, Any] = {"machine": machine(), "runs": args.runs, "warmup": args.warmup}

@@ -27,17 +27,14 @@ bench deletes those tables when they were not there before. Traffic goes to 127.
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -243,28 +240,10 @@ def main() -> int:
     if os.geteuid() != 0:
         print("network.py needs root (it starts container engines)", file=sys.stderr)
         return 2
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, common._fatal_signal)
-    atexit.register(common.JANITOR.close)
-    existing = {d for d in common.HOST_DIRS_PEERS_CREATE if os.path.lexists(d)}
-
-    def remove_host_dirs() -> None:
-        for d in common.HOST_DIRS_PEERS_CREATE:
-            if d not in existing:
-                with contextlib.suppress(OSError):
-                    os.rmdir(d)
-
-    common.JANITOR.push("remove empty host dirs the peers created", remove_host_dirs)
+    common.guard_run()
     tables = _nft_tables()
     common.JANITOR.push("remove netavark's tables", lambda: remove_netavark_leftovers(tables))
-    work = Path(tempfile.mkdtemp(prefix="wnb-", dir="/tmp"))
-
-    def remove_work() -> None:
-        common.sweep_processes(str(work))
-        common.unmount_under(work)
-        shutil.rmtree(work, ignore_errors=True)
-
-    common.JANITOR.push(f"remove {work}", remove_work)
+    work = common.make_work("wnb-")
     bench = common.Bench(
         work=work, marker=str(work), docker_cli=args.docker_cli, marker_name=work.name
     )

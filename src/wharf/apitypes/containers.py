@@ -281,12 +281,15 @@ class HostConfig:
     cap_drop: tuple[str, ...] = ()
     memory: int = 0
     memory_swap: int = 0
+    memory_reservation: int = 0
     nano_cpus: int = 0
     cpu_shares: int = 0
     cpu_quota: int = 0
     cpu_period: int = 0
     cpuset_cpus: str = ""
+    cpuset_mems: str = ""
     pids_limit: int | None = None
+    blkio_weight: int = 0
     ulimits: tuple[UlimitRequest, ...] = ()
     init: bool | None = None
     extra_hosts: tuple[str, ...] = ()
@@ -345,12 +348,15 @@ class HostConfig:
             cap_drop=_strings(raw.get("CapDrop"), "CapDrop"),
             memory=_nonnegative(raw.get("Memory"), "Memory"),
             memory_swap=_int(raw.get("MemorySwap"), "MemorySwap"),
+            memory_reservation=_nonnegative(raw.get("MemoryReservation"), "MemoryReservation"),
             nano_cpus=_nonnegative(raw.get("NanoCpus"), "NanoCpus"),
             cpu_shares=_nonnegative(raw.get("CpuShares"), "CpuShares"),
             cpu_quota=_int(raw.get("CpuQuota"), "CpuQuota"),
             cpu_period=_nonnegative(raw.get("CpuPeriod"), "CpuPeriod"),
             cpuset_cpus=_str(raw.get("CpusetCpus"), "CpusetCpus"),
+            cpuset_mems=_str(raw.get("CpusetMems"), "CpusetMems"),
             pids_limit=None if pids is None else _int(pids, "PidsLimit"),
+            blkio_weight=_nonnegative(raw.get("BlkioWeight"), "BlkioWeight"),
             ulimits=_ulimits(raw.get("Ulimits")),
             init=None if init is None else bool(init),
             extra_hosts=_strings(raw.get("ExtraHosts"), "ExtraHosts"),
@@ -420,13 +426,13 @@ class HostConfig:
             "Memory": self.memory,
             "NanoCpus": self.nano_cpus,
             "CgroupParent": "",
-            "BlkioWeight": 0,
+            "BlkioWeight": self.blkio_weight,
             "CpuPeriod": self.cpu_period,
             "CpuQuota": self.cpu_quota,
             "CpusetCpus": self.cpuset_cpus,
-            "CpusetMems": "",
+            "CpusetMems": self.cpuset_mems,
             "Devices": [],
-            "MemoryReservation": 0,
+            "MemoryReservation": self.memory_reservation,
             "MemorySwap": self.memory_swap,
             "MemorySwappiness": None,
             "OomKillDisable": False,

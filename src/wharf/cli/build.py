@@ -615,6 +615,7 @@ def prune_command(
     prune_all: bool, filters: tuple[str, ...], force: bool, keep_storage: int
 ) -> None:
     from wharf.cli.images import confirm, parse_filters
+    from wharf.cli.listing import print_reclaimed
 
     parsed = parse_filters(filters)
     if not force and not confirm(_PRUNE_ALL if prune_all else _PRUNE_DANGLING):
@@ -624,7 +625,7 @@ def prune_command(
     )
     for line in cache_prune_lines(report.caches_deleted):
         out(line)
-    out(f"Total reclaimed space: {human_size(report.space_reclaimed)}")
+    print_reclaimed(report.space_reclaimed)
 
 
 builder_group = DockerGroup("builder", help="Manage builds")

@@ -16,15 +16,24 @@ Imports click, the standard library, ``wharf.cli``, ``wharf.client`` and ``wharf
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
-from wharf.cli.command import BIN, CliError, out
+from wharf.cli.command import BIN, CliError, DockerCommand, out
 from wharf.cli.compose import command, load, runtime, use_color
 from wharf.cli.opts import validate_env
 from wharf.cli.run_options import GoFlag, PassthroughCommand
 from wharf.cli.state import state
+
+if TYPE_CHECKING:
+    from wharf.compose.runtime import ComposeRuntime
+
+
+class _Transfer(Protocol):
+    def __call__(self, services: Sequence[str] = (), *, ignore_failures: bool = False) -> None: ...
+
 
 # --- run and exec
 
@@ -236,26 +245,30 @@ def build_command(args: tuple[str, ...], no_cache: bool, pull: bool, quiet: bool
     runtime(quiet=quiet).build(args, no_cache=no_cache, pull=pull)
 
 
-@command("pull", "Pull service images", register=False)
-@click.option(
-    "--ignore-pull-failures",
-    is_flag=True,
-    help="Pull what it can and ignores images with pull failures",
-)
-@click.option("-q", "--quiet", is_flag=True, help="Pull without printing progress information")
-def pull_command(args: tuple[str, ...], ignore_pull_failures: bool, quiet: bool) -> None:
-    runtime(quiet=quiet).pull(args, ignore_failures=ignore_pull_failures)
+def _transfer_command(
+    name: str, help_text: str, method: Callable[[ComposeRuntime], _Transfer]
+) -> DockerCommand:
+    """``compose pull`` or ``compose push``: the same flags, each calling its runtime method."""
+    verb = name.capitalize()
+
+    @command(name, help_text, register=False)
+    @click.option(
+        f"--ignore-{name}-failures",
+        "ignore_failures",
+        is_flag=True,
+        help=f"{verb} what it can and ignores images with {name} failures",
+    )
+    @click.option(
+        "-q", "--quiet", is_flag=True, help=f"{verb} without printing progress information"
+    )
+    def transfer(args: tuple[str, ...], ignore_failures: bool, quiet: bool) -> None:
+        method(runtime(quiet=quiet))(args, ignore_failures=ignore_failures)
+
+    return transfer
 
 
-@command("push", "Push service images", register=False)
-@click.option(
-    "--ignore-push-failures",
-    is_flag=True,
-    help="Push what it can and ignores images with push failures",
-)
-@click.option("-q", "--quiet", is_flag=True, help="Push without printing progress information")
-def push_command(args: tuple[str, ...], ignore_push_failures: bool, quiet: bool) -> None:
-    runtime(quiet=quiet).push(args, ignore_failures=ignore_push_failures)
+pull_command = _transfer_command("pull", "Pull service images", lambda rt: rt.pull)
+push_command = _transfer_command("push", "Push service images", lambda rt: rt.push)
 
 
 # --- showing things
@@ -391,18 +404,15 @@ def config_command(args: tuple[str, ...], **flags: Any) -> None:
     assert project is not None
     if flags["quiet"]:
         return
-    if flags["services"]:
-        for name in project.services:
-            out(name)
-        return
-    if flags["volumes"]:
-        for name in project.volumes:
-            out(name)
-        return
-    if flags["networks"]:
-        for name in project.networks:
-            out(name)
-        return
+    for kind, names in (
+        ("services", project.services),
+        ("volumes", project.volumes),
+        ("networks", project.networks),
+    ):
+        if flags[kind]:
+            for name in names:
+                out(name)
+            return
     if flags["images"]:
         from wharf.compose.images import image_name
 

@@ -767,6 +767,9 @@ container_group = DockerGroup(
             f"{_C}.containers:unpause_command",
             "Unpause all processes within one or more containers",
         ),
+        "update": Entry(
+            f"{_C}.update:update_command", "Update configuration of one or more containers"
+        ),
         "wait": Entry(
             f"{_C}.containers:wait_command",
             "Block until one or more containers stop, then print their exit codes",

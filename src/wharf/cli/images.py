@@ -26,10 +26,11 @@ from wharf.cli.command import BIN, CliError, DockerGroup, Entry, docker_command,
 from wharf.cli.formatting import ellipsis as cut
 from wharf.cli.formatting import go_time, human_duration, human_size, rfc3339, truncate_id
 from wharf.cli.inspect import image_inspect_command
+from wharf.cli.listing import print_deleted, print_reclaimed, print_rows
 from wharf.cli.progress import display
 from wharf.cli.state import state
-from wharf.cli.tables import TABLE, is_table, render_rows
-from wharf.cli.templates import Row, TemplateError
+from wharf.cli.tables import TABLE, is_table
+from wharf.cli.templates import Row
 from wharf.client.api import split_reference
 from wharf.client.errors import DaemonError, StreamError
 from wharf.client.models import DeleteKind, HistoryEntry, ImageSummary, JSONMessage
@@ -189,14 +190,6 @@ def parse_filters(values: Sequence[str]) -> dict[str, list[str]]:
     return filters
 
 
-def _render(format_source: str, rows: list[Row], titles: dict[str, str]) -> None:
-    try:
-        text = render_rows(format_source, rows, titles)
-    except TemplateError as exc:
-        raise CliError(str(exc)) from exc
-    out(text, nl=False)
-
-
 @docker_command(
     usage="[OPTIONS] [REPOSITORY[:TAG]]",
     help="List images",
@@ -240,7 +233,7 @@ def images_command(
     rows = image_rows(
         images, truncate=not no_trunc, digests=digests, format_source=source, now=cli_state.now()
     )
-    _render(source, rows, IMAGE_TITLES)
+    print_rows(source, rows, IMAGE_TITLES)
 
 
 # --- history
@@ -311,7 +304,7 @@ def history_command(
     if source == TABLE:
         source = "{{.ID}}" if quiet else (DEFAULT_HISTORY_TABLE if human else PLAIN_HISTORY_TABLE)
     rows = history_rows(entries, truncate=not no_trunc, human=human, now=cli_state.now())
-    _render(source, rows, HISTORY_TITLES)
+    print_rows(source, rows, HISTORY_TITLES)
 
 
 # --- tag
@@ -420,14 +413,14 @@ def prune_command(prune_all: bool, filters: tuple[str, ...], force: bool) -> Non
     if not force and not confirm(_ALL_WARNING if prune_all else _DANGLING_WARNING):
         return  # cancelled: docker exits 0 without a word
     report = state().client().images_prune(dangling_only=not prune_all, filters=parsed)
-    if report.deleted:
-        out("Deleted Images:")
-        for item in report.deleted:
-            label = "deleted" if item.kind is DeleteKind.DELETED else "untagged"
-            out(f"{label}: {item.ref}")
-        out()
-    reclaimed = report.space_reclaimed if report.deleted else 0
-    out(f"Total reclaimed space: {human_size(reclaimed)}")
+    print_deleted(
+        "Images",
+        [
+            f"{'deleted' if item.kind is DeleteKind.DELETED else 'untagged'}: {item.ref}"
+            for item in report.deleted
+        ],
+    )
+    print_reclaimed(report.space_reclaimed if report.deleted else 0)
 
 
 # --- save

@@ -125,6 +125,9 @@ ENTRIES: dict[str, Entry] = {
         "wharf.cli.containers:unpause_command",
         "Unpause all processes within one or more containers",
     ),
+    "update": Entry(
+        "wharf.cli.update:update_command", "Update configuration of one or more containers"
+    ),
     "wait": Entry(
         "wharf.cli.containers:wait_command",
         "Block until one or more containers stop, then print their exit codes",

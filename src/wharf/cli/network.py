@@ -19,10 +19,9 @@ import click
 
 from wharf.cli.command import BIN, CliError, DockerGroup, docker_command, out
 from wharf.cli.inspect import inspect_all
+from wharf.cli.listing import list_format, print_deleted, print_rows, remove_each
 from wharf.cli.state import state
-from wharf.cli.tables import TABLE, render_rows
-from wharf.cli.templates import Row, TemplateError
-from wharf.client.errors import DaemonError
+from wharf.cli.templates import Row
 
 NETWORK_TITLES = {
     "ID": "NETWORK ID",
@@ -182,16 +181,10 @@ def ls_command(filters: tuple[str, ...], format_source: str, no_trunc: bool, qui
         )
         for n in networks
     ]
-    source = format_source or TABLE
-    if quiet:
-        source = "{{.ID}}"
-    elif source == TABLE:
-        source = DEFAULT_NETWORK_TABLE
-    try:
-        text = render_rows(source, rows, NETWORK_TITLES)
-    except TemplateError as exc:
-        raise CliError(str(exc)) from exc
-    out(text, nl=False)
+    source = list_format(
+        format_source, quiet=quiet, quiet_source="{{.ID}}", default_table=DEFAULT_NETWORK_TABLE
+    )
+    print_rows(source, rows, NETWORK_TITLES)
 
 
 @docker_command(
@@ -225,19 +218,11 @@ def inspect_command(args: tuple[str, ...], format_source: str, verbose: bool) ->
 def rm_command(args: tuple[str, ...], force: bool) -> None:
     from wharf.errdefs import NotFound
 
-    client = state().client()
-    errors = []
-    for name in args:
-        try:
-            client.network_remove(name)
-        except DaemonError as exc:
-            if force and isinstance(exc, NotFound):
-                continue
-            errors.append(f"Error response from daemon: {exc.message}")
-            continue
-        out(name)
-    if errors:
-        raise CliError("\n".join(errors))
+    remove_each(
+        args,
+        state().client().network_remove,
+        ignore=lambda exc: force and isinstance(exc, NotFound),
+    )
 
 
 @docker_command(help="Remove all unused networks", name="prune")
@@ -256,11 +241,7 @@ def prune_command(filters: tuple[str, ...], force: bool) -> None:
     if not force and not confirm(_PRUNE_WARNING):
         return
     removed = state().client().networks_prune(filters=parsed)
-    if removed:
-        out("Deleted Networks:")
-        for name in removed:
-            out(name)
-        out()
+    print_deleted("Networks", removed)
 
 
 @docker_command(

@@ -19,11 +19,10 @@ import click
 from wharf.cli.command import BIN, CliError, DockerGroup, docker_command, err, out
 from wharf.cli.formatting import human_size
 from wharf.cli.inspect import inspect_all
+from wharf.cli.listing import list_format, print_deleted, print_reclaimed, print_rows, remove_each
 from wharf.cli.state import state
-from wharf.cli.tables import TABLE, render_rows
-from wharf.cli.templates import Row, TemplateError
+from wharf.cli.templates import Row
 from wharf.client.container_models import Volume
-from wharf.client.errors import DaemonError
 
 VOLUME_TITLES = {
     "Name": "VOLUME NAME",
@@ -145,16 +144,10 @@ def ls_command(filters: tuple[str, ...], format_source: str, quiet: bool) -> Non
     for warning in listing.warnings:
         err(warning)
     volumes = sorted(listing.volumes, key=lambda v: natural_key(v.name))
-    source = format_source or TABLE
-    if quiet:
-        source = "{{.Name}}"
-    elif source == TABLE:
-        source = DEFAULT_VOLUME_TABLE
-    try:
-        text = render_rows(source, [volume_row(v) for v in volumes], VOLUME_TITLES)
-    except TemplateError as exc:
-        raise CliError(str(exc)) from exc
-    out(text, nl=False)
+    source = list_format(
+        format_source, quiet=quiet, quiet_source="{{.Name}}", default_table=DEFAULT_VOLUME_TABLE
+    )
+    print_rows(source, [volume_row(v) for v in volumes], VOLUME_TITLES)
 
 
 @docker_command(
@@ -185,16 +178,7 @@ def inspect_command(args: tuple[str, ...], format_source: str) -> None:
 @click.option("-f", "--force", is_flag=True, help="Force the removal of one or more volumes")
 def rm_command(args: tuple[str, ...], force: bool) -> None:
     client = state().client()
-    errors = []
-    for name in args:
-        try:
-            client.volume_remove(name, force=force)
-        except DaemonError as exc:
-            errors.append(f"Error response from daemon: {exc.message}")
-            continue
-        out(name)
-    if errors:
-        raise CliError("\n".join(errors))
+    remove_each(args, lambda name: client.volume_remove(name, force=force))
 
 
 @docker_command(help="Remove unused local volumes", name="prune")
@@ -224,13 +208,8 @@ def prune_command(prune_all: bool, filters: tuple[str, ...], force: bool) -> Non
     if not force and not confirm(_PRUNE_ALL if prune_all else _PRUNE_ANONYMOUS):
         return
     report = state().client().volumes_prune(filters=parsed)
-    if report.deleted:
-        out("Deleted Volumes:")
-        for name in report.deleted:
-            out(name)
-        out()
-    reclaimed = report.space_reclaimed if report.deleted else 0
-    out(f"Total reclaimed space: {human_size(reclaimed)}")
+    print_deleted("Volumes", report.deleted)
+    print_reclaimed(report.space_reclaimed if report.deleted else 0)
 
 
 volume_group = DockerGroup(

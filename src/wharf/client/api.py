@@ -24,6 +24,7 @@ from wharf.client.build import BuildMixin
 from wharf.client.containers import ContainersMixin
 from wharf.client.errors import DaemonError, StreamError, error_for_status, error_message
 from wharf.client.events import EventsMixin
+from wharf.client.mixin import encode_filters as encode_filters
 from wharf.client.networks import NetworksMixin
 from wharf.client.ping import Ping
 from wharf.client.transport import Body, Request, Response, Transport, quote_path
@@ -71,14 +72,6 @@ def negotiate(ours: str, theirs: str) -> str:
         return theirs if parse_api_version(theirs) < parse_api_version(ours) else ours
     except InvalidArgument:
         return ours
-
-
-def encode_filters(filters: Filters | None) -> str | None:
-    """Docker's ``filters`` query value: ``{"key": {"value": true}}``, understood by every API."""
-    if not filters:
-        return None
-    encoded = {key: dict.fromkeys(values, True) for key, values in filters.items() if values}
-    return json.dumps(encoded, separators=(",", ":"), sort_keys=True) if encoded else None
 
 
 def split_reference(reference: str) -> tuple[str, str]:

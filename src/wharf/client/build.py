@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from wharf.client.errors import StreamError
+from wharf.client.mixin import ClientMixin, filters_query
 from wharf.errdefs import EngineFailure, InvalidArgument
 
 if TYPE_CHECKING:
     from wharf.apitypes.build import BuildMessage, BuildOptions, BuildPruneReport
-    from wharf.client.transport import Body, Response
+    from wharf.client.transport import Response
 
 Filters = Mapping[str, Sequence[str]]
 
@@ -34,24 +35,8 @@ class BuildFailed(StreamError):
         self.code = code if code else 1
 
 
-class BuildMixin:
+class BuildMixin(ClientMixin):
     """The build half of ``EngineClient``; relies on its ``request``/``_json`` plumbing."""
-
-    if TYPE_CHECKING:
-
-        def request(
-            self,
-            method: str,
-            path: str,
-            *,
-            query: Sequence[tuple[str, str]] = (),
-            headers: Sequence[tuple[str, str]] = (),
-            body: Body = None,
-        ) -> Response: ...
-
-        def _json(
-            self, method: str, path: str, *, query: Sequence[tuple[str, str]] = ()
-        ) -> Any: ...
 
     def image_build(
         self, context: Iterable[bytes] | bytes, options: BuildOptions
@@ -78,13 +63,9 @@ class BuildMixin:
     ) -> BuildPruneReport:
         """``POST /build/prune``: dangling cache only unless ``all``."""
         from wharf.apitypes.build import BuildPruneReport
-        from wharf.client.api import encode_filters
 
-        query: list[tuple[str, str]] = []
-        if all:
-            query.append(("all", "1"))
-        if (encoded := encode_filters(filters)) is not None:
-            query.append(("filters", encoded))
+        query: list[tuple[str, str]] = [("all", "1")] if all else []
+        query += filters_query(filters)
         if keep_storage:
             query.append(("keep-storage", str(keep_storage)))
         raw = self._json("POST", "/build/prune", query=query)

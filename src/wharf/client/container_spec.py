@@ -407,3 +407,38 @@ class ExecSpec(NamedTuple):
             "Cmd": list(self.cmd),
         }
         return wire
+
+
+class UpdateSpec(NamedTuple):
+    """The body of ``POST /containers/{id}/update`` (Docker's ``UpdateConfig``): 0, "" and None
+    leave a setting as it is; ``pids_limit`` 0 or -1 lifts the limit; ``memory_swap`` -1 means
+    unlimited swap; a ``restart_policy`` with an empty name keeps the current one."""
+
+    memory: int = 0
+    memory_swap: int = 0
+    memory_reservation: int = 0
+    nano_cpus: int = 0
+    cpu_shares: int = 0
+    cpu_period: int = 0
+    cpu_quota: int = 0
+    cpuset_cpus: str = ""
+    cpuset_mems: str = ""
+    pids_limit: int | None = None
+    blkio_weight: int = 0
+    restart_policy: RestartPolicy = RestartPolicy()
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "BlkioWeight": self.blkio_weight,
+            "CpuShares": self.cpu_shares,
+            "Memory": self.memory,
+            "NanoCpus": self.nano_cpus,
+            "CpuPeriod": self.cpu_period,
+            "CpuQuota": self.cpu_quota,
+            "CpusetCpus": self.cpuset_cpus,
+            "CpusetMems": self.cpuset_mems,
+            "MemoryReservation": self.memory_reservation,
+            "MemorySwap": self.memory_swap,
+            "PidsLimit": self.pids_limit,
+            "RestartPolicy": self.restart_policy.to_wire(),
+        }

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
         TopResult,
         WaitResult,
     )
-    from wharf.client.container_spec import ContainerSpec, ExecSpec
+    from wharf.client.container_spec import ContainerSpec, ExecSpec, UpdateSpec
     from wharf.client.models import JSONMessage
     from wharf.client.transport import Body, Transport
 
@@ -196,6 +196,14 @@ class ContainersMixin:
 
     def container_rename(self, container: str, new_name: str) -> None:
         self._post(f"/containers/{quote_path(container)}/rename", [("name", new_name)])
+
+    def container_update(self, container: str, spec: UpdateSpec) -> tuple[str, ...]:
+        """New limits and/or restart policy; returns the daemon's warnings."""
+        raw = self._post_json(f"/containers/{quote_path(container)}/update", spec.to_wire())
+        warnings = raw.get("Warnings") if isinstance(raw, dict) else None
+        if not isinstance(warnings, list):
+            return ()
+        return tuple(str(warning) for warning in warnings)
 
     def container_resize(self, container: str, *, height: int, width: int) -> None:
         self._post(

@@ -6,8 +6,8 @@ the call); the events are then read lazily, each as soon as its line arrives. Wi
 the daemon keeps the stream open: the iterator blocks until the next event, and closing it
 (or leaving the loop) closes the connection.
 
-Imports only the standard library and ``wharf.client`` (``client.api`` lazily: it imports this
-module).
+Imports only the standard library and ``wharf.client`` (the shared plumbing from
+``client.mixin``; never ``client.api``, which imports this module).
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from wharf.client.mixin import ClientMixin, filters_query
 from wharf.client.wire import Fields
 from wharf.errdefs import EngineFailure
 
 if TYPE_CHECKING:
-    from wharf.client.transport import Body, Response
+    from wharf.client.transport import Response
 
 Filters = Mapping[str, Sequence[str]]
 
@@ -77,35 +78,20 @@ class EventMessage:
         return wire
 
 
-class EventsMixin:
+class EventsMixin(ClientMixin):
     """The events part of ``EngineClient``; relies on its ``request`` plumbing."""
-
-    if TYPE_CHECKING:
-
-        def request(
-            self,
-            method: str,
-            path: str,
-            *,
-            query: Sequence[tuple[str, str]] = (),
-            headers: Sequence[tuple[str, str]] = (),
-            body: Body = None,
-        ) -> Response: ...
 
     def events(
         self, *, since: str = "", until: str = "", filters: Filters | None = None
     ) -> Generator[EventMessage, None, None]:
         """``GET /events``: ``since``/``until`` are sent as given (the API wants unix seconds,
         ``<s>[.<ns>]``; the CLI converts durations and dates first)."""
-        from wharf.client.api import encode_filters
-
         query: list[tuple[str, str]] = []
         if since:
             query.append(("since", since))
         if until:
             query.append(("until", until))
-        if (encoded := encode_filters(filters)) is not None:
-            query.append(("filters", encoded))
+        query += filters_query(filters)
         response = self.request("GET", "/events", query=query)
         return _decode(response)
 

@@ -2,60 +2,27 @@
 and wharf's ``POST /containers/{id}/ports`` (live port changes); results in
 ``client.network_models``.
 
-Imports only the standard library and ``wharf.client`` (``client.api`` lazily: it imports this
-module).
+Imports only the standard library and ``wharf.client`` (the shared plumbing from
+``client.mixin``; never ``client.api``, which imports this module).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from wharf.client.mixin import ClientMixin, filters_query
 from wharf.client.transport import quote_path
 from wharf.client.wire import Fields
-from wharf.errdefs import EngineFailure
 
 if TYPE_CHECKING:
     from wharf.client.network_models import Network, PortMapping
-    from wharf.client.transport import Body, Response
 
 Filters = Mapping[str, Sequence[str]]
 
 
-class NetworksMixin:
+class NetworksMixin(ClientMixin):
     """The network half of ``EngineClient``; relies on its ``request``/``_json`` plumbing."""
-
-    if TYPE_CHECKING:
-
-        def request(
-            self,
-            method: str,
-            path: str,
-            *,
-            query: Sequence[tuple[str, str]] = (),
-            headers: Sequence[tuple[str, str]] = (),
-            body: Body = None,
-        ) -> Response: ...
-
-        def _json(
-            self, method: str, path: str, *, query: Sequence[tuple[str, str]] = ()
-        ) -> Any: ...
-
-    def _post_json(self, path: str, payload: Mapping[str, Any]) -> Any:
-        with self.request(
-            "POST",
-            path,
-            headers=[("Content-Type", "application/json")],
-            body=json.dumps(payload, separators=(",", ":")).encode(),
-        ) as response:
-            data = response.read()
-        if not data.strip():
-            return None
-        try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise EngineFailure(f"malformed daemon response to POST {path}: not JSON") from exc
 
     def network_create(
         self,
@@ -101,12 +68,9 @@ class NetworksMixin:
         return raw.text("Id")
 
     def network_list(self, *, filters: Filters | None = None) -> list[Network]:
-        from wharf.client.api import encode_filters
         from wharf.client.network_models import Network
 
-        encoded = encode_filters(filters)
-        query = [("filters", encoded)] if encoded is not None else []
-        return Network.list_from_wire(self._json("GET", "/networks", query=query))
+        return Network.list_from_wire(self._json("GET", "/networks", query=filters_query(filters)))
 
     def network_inspect(self, name: str) -> Network:
         from wharf.client.network_models import Network
@@ -117,10 +81,7 @@ class NetworksMixin:
         self.request("DELETE", f"/networks/{quote_path(name)}").close()
 
     def networks_prune(self, *, filters: Filters | None = None) -> list[str]:
-        from wharf.client.api import encode_filters
-
-        encoded = encode_filters(filters)
-        query = [("filters", encoded)] if encoded is not None else []
+        query = filters_query(filters)
         raw = Fields(self._json("POST", "/networks/prune", query=query), "network prune")
         return list(raw.texts("NetworksDeleted"))
 

@@ -1,50 +1,27 @@
 """Volume calls of ``EngineClient`` (a mixin): ``/volumes`` of the Docker Engine API v1.45.
 
-Imports only the standard library and ``wharf.client`` (``client.api`` lazily: it imports this
-module).
+Imports only the standard library and ``wharf.client`` (the shared plumbing from
+``client.mixin``; never ``client.api``, which imports this module).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from wharf.client.mixin import ClientMixin, filters_query
 from wharf.client.transport import quote_path
 from wharf.errdefs import EngineFailure
 
 if TYPE_CHECKING:
     from wharf.client.container_models import Volume, VolumeList, VolumePruneReport
-    from wharf.client.transport import Body, Response
 
 Filters = Mapping[str, Sequence[str]]
 
 
-def _filters(filters: Filters | None) -> list[tuple[str, str]]:
-    from wharf.client.api import encode_filters
-
-    encoded = encode_filters(filters)
-    return [("filters", encoded)] if encoded is not None else []
-
-
-class VolumesMixin:
+class VolumesMixin(ClientMixin):
     """The volume half of ``EngineClient``; relies on its ``request``/``_json`` plumbing."""
-
-    if TYPE_CHECKING:
-
-        def request(
-            self,
-            method: str,
-            path: str,
-            *,
-            query: Sequence[tuple[str, str]] = (),
-            headers: Sequence[tuple[str, str]] = (),
-            body: Body = None,
-        ) -> Response: ...
-
-        def _json(
-            self, method: str, path: str, *, query: Sequence[tuple[str, str]] = ()
-        ) -> Any: ...
 
     def volume_create(
         self,
@@ -77,7 +54,7 @@ class VolumesMixin:
     def volume_list(self, *, filters: Filters | None = None) -> VolumeList:
         from wharf.client.container_models import VolumeList
 
-        return VolumeList.from_wire(self._json("GET", "/volumes", query=_filters(filters)))
+        return VolumeList.from_wire(self._json("GET", "/volumes", query=filters_query(filters)))
 
     def volume_inspect(self, name: str) -> Volume:
         from wharf.client.container_models import Volume
@@ -91,5 +68,5 @@ class VolumesMixin:
     def volumes_prune(self, *, filters: Filters | None = None) -> VolumePruneReport:
         from wharf.client.container_models import VolumePruneReport
 
-        raw = self._json("POST", "/volumes/prune", query=_filters(filters))
+        raw = self._json("POST", "/volumes/prune", query=filters_query(filters))
         return VolumePruneReport.from_wire(raw)

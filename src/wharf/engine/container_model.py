@@ -1,7 +1,8 @@
 """A container's immutable configuration and its mutable state, as pure values.
 
 ``ContainerConfig`` (what ``create`` decided: the request as Docker's wire shapes plus what
-was resolved from the image) never changes after create, except its name. ``ContainerState``
+was resolved from the image) never changes after create, except its name (``rename``) and its
+HostConfig's resource limits and restart policy (``update``). ``ContainerState``
 moves only through the transition methods below, which refuse illegal moves with
 ``Conflict``; the service persists each new state in one place. No I/O here.
 

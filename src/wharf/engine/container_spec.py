@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wharf.apitypes.containers import HostConfig
 from wharf.engine.container_model import ContainerConfig
 from wharf.engine.network_model import NetworkSetup, SandboxMode
 from wharf.runtime.spec import (
@@ -73,9 +74,6 @@ def build_container_spec(
     no_new_privileges = not (
         "no-new-privileges=false" in security or "no-new-privileges:false" in security
     )
-    nano_cpus = hc.nano_cpus
-    if not nano_cpus and hc.cpu_quota and hc.cpu_period:
-        nano_cpus = hc.cpu_quota * 1_000_000_000 // hc.cpu_period
     return ContainerSpec(
         id=config.id,
         rootfs=rootfs,
@@ -98,14 +96,7 @@ def build_container_spec(
         cap_drop=hc.cap_drop,
         seccomp=not any(o in security for o in ("seccomp=unconfined", "seccomp:unconfined")),
         no_new_privileges=no_new_privileges and not hc.privileged,
-        resources=Resources(
-            memory=hc.memory or None,
-            memory_swap=hc.memory_swap or None,
-            nano_cpus=nano_cpus or None,
-            cpu_shares=hc.cpu_shares or None,
-            pids_limit=hc.pids_limit if hc.pids_limit and hc.pids_limit > 0 else None,
-            cpuset_cpus=hc.cpuset_cpus or None,
-        ),
+        resources=resources_for(hc),
         ulimits=tuple(Ulimit(name=u.name, soft=u.soft, hard=u.hard) for u in hc.ulimits),
         cgroups_path=f"/wharf/{config.id}",
         shm_size=hc.shm_size or 64 << 20,
@@ -118,6 +109,24 @@ def build_container_spec(
             "/etc/hosts": data_dir / "hosts",
             "/etc/resolv.conf": data_dir / "resolv.conf",
         },
+    )
+
+
+def resources_for(hc: HostConfig) -> Resources:
+    """The cgroup limits of a container's HostConfig: what start renders and what ``update``
+    applies to a running container, so both always agree."""
+    return Resources(
+        memory=hc.memory or None,
+        memory_swap=hc.memory_swap or None,
+        memory_reservation=hc.memory_reservation or None,
+        nano_cpus=hc.nano_cpus or None,
+        cpu_period=hc.cpu_period or None,
+        cpu_quota=hc.cpu_quota or None,
+        cpu_shares=hc.cpu_shares or None,
+        pids_limit=hc.pids_limit if hc.pids_limit and hc.pids_limit > 0 else None,
+        cpuset_cpus=hc.cpuset_cpus or None,
+        cpuset_mems=hc.cpuset_mems or None,
+        blkio_weight=hc.blkio_weight or None,
     )
 
 

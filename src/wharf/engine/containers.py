@@ -1,6 +1,7 @@
 """The container service: create, start, stop, kill, wait, remove, restart, pause, rename,
 list and inspect, logs and attach targets. Its shared ground is ``container_base``; what
-happens when a process ends, and recovery, is ``container_exits``.
+happens when a process ends, and recovery, is ``container_exits``; ``update`` (new limits and
+restart policy) is ``container_update``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from wharf.engine.container_types import (
     CreateResult,
     WaitResult,
 )
+from wharf.engine.container_update import ContainerUpdates
 from wharf.engine.disk_usage import log_usage
 from wharf.errdefs import (
     Conflict,
@@ -70,7 +72,7 @@ _DEFAULT_LOG_MAX_FILES = 5
 _ATTACH_CONNECT_TIMEOUT = 5.0
 
 
-class ContainerService(ContainerExits):
+class ContainerService(ContainerExits, ContainerUpdates):
     # ------------------------------------------------------------------ create
 
     def create(self, request: CreateRequest, *, image: ResolvedImage | None = None) -> CreateResult:

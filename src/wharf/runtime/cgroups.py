@@ -147,6 +147,28 @@ def swap_limit_supported(layout: CgroupLayout) -> bool:
     return any(layout.unified.glob("*/memory.swap.max"))
 
 
+def blkio_weight_supported(layout: CgroupLayout) -> bool:
+    """Whether a cgroup can be given a block I/O weight (``blkio.weight``, or BFQ's)."""
+    if layout.version is CgroupVersion.V1:
+        blkio = dict(layout.v1).get("blkio")
+        return blkio is not None and any(
+            (blkio / name).exists() for name in ("blkio.weight", "blkio.bfq.weight")
+        )
+    if layout.unified is None:
+        return False
+    return any(layout.unified.glob("*/io.weight")) or any(layout.unified.glob("*/io.bfq.weight"))
+
+
+def available_mems(layout: CgroupLayout) -> str:
+    """The memory nodes containers may be bound to (``"0"``, ``"0-1"``), as cpuset shows them."""
+    if layout.version is CgroupVersion.V1:
+        cpuset = dict(layout.v1).get("cpuset")
+        text = _read(cpuset, "cpuset.mems")
+    else:
+        text = _read(layout.unified, "cpuset.mems.effective")
+    return text.strip() or "0"
+
+
 def parse_cpuset(text: str, *, what: str = "cpuset cpus") -> frozenset[int]:
     """``"0-2,4"`` -> {0, 1, 2, 4}; bad syntax raises Docker's InvalidArgument."""
     out: set[int] = set()

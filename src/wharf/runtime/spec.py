@@ -53,7 +53,14 @@ from wharf.runtime.capabilities import (
     compute_capabilities,
     daemon_capabilities,
 )
-from wharf.runtime.cgroups import CgroupLayout, CgroupVersion, parse_cpuset, swap_limit_supported
+from wharf.runtime.cgroups import (
+    CgroupLayout,
+    CgroupVersion,
+    available_mems,
+    blkio_weight_supported,
+    parse_cpuset,
+    swap_limit_supported,
+)
 from wharf.runtime.devices import (
     DEFAULT_DEVICE_RULES,
     PRIVILEGED_DEVICE_RULES,
@@ -198,6 +205,9 @@ class Resources:
     cpuset_cpus: str | None = None
     cpuset_mems: str | None = None
     memory_reservation: int | None = None
+    cpu_period: int | None = None  # with cpu_quota, when nano_cpus is not set
+    cpu_quota: int | None = None  # -1: no quota
+    blkio_weight: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +281,8 @@ class HostFacts:
     kernel: tuple[int, ...] = (6, 1)
     ncpu: int = 1
     swap_limit: bool = True
+    blkio_weight: bool = False  # the kernel has a block I/O weight knob (often not on v1)
+    mems: str = "0"  # the memory nodes cpuset may use, as cpuset.mems writes them
     network_sysctls: tuple[tuple[str, str], ...] = DOCKER_NETWORK_SYSCTLS
     init_path: Path | None = None
 
@@ -289,6 +301,8 @@ class HostFacts:
             kernel=host_kernel(),
             ncpu=len(os.sched_getaffinity(0)),
             swap_limit=swap_limit_supported(layout),
+            blkio_weight=blkio_weight_supported(layout),
+            mems=available_mems(layout),
             network_sysctls=_available_network_sysctls(),
             init_path=find_init(),
         )
@@ -478,7 +492,9 @@ def build_config(spec: ContainerSpec, host: HostFacts) -> dict[str, object]:
         "namespaces": _namespaces(spec, host),
         "cgroupsPath": spec.cgroups_path or f"/wharf/{spec.id}",
     }
-    resources = resources_to_oci(spec.resources, swap_limit=host.swap_limit)
+    resources = resources_to_oci(
+        spec.resources, swap_limit=host.swap_limit, blkio_weight=host.blkio_weight
+    )
     rules = PRIVILEGED_DEVICE_RULES if spec.privileged else DEFAULT_DEVICE_RULES
     resources["devices"] = [rule.to_oci() for rule in rules]
     linux["resources"] = resources
@@ -619,8 +635,13 @@ def _namespaces(spec: ContainerSpec, host: HostFacts) -> list[dict[str, str]]:
     return namespaces
 
 
-def resources_to_oci(res: Resources, *, swap_limit: bool = True) -> dict[str, object]:
-    """OCI ``linux.resources`` (without devices) for ``res``; also the body of ``runc update``."""
+def resources_to_oci(
+    res: Resources, *, swap_limit: bool = True, blkio_weight: bool = True
+) -> dict[str, object]:
+    """OCI ``linux.resources`` (without devices) for ``res``; also the body of ``runc update``.
+
+    ``blkio_weight`` False drops the weight (a runtime fails when the kernel has no knob for
+    it, where Docker discards it with a warning)."""
     out: dict[str, object] = {}
     memory: dict[str, int] = {}
     if res.memory:
@@ -640,6 +661,11 @@ def resources_to_oci(res: Resources, *, swap_limit: bool = True) -> dict[str, ob
     if res.nano_cpus:
         cpu["quota"] = res.nano_cpus * CPU_PERIOD // 1_000_000_000
         cpu["period"] = CPU_PERIOD
+    else:
+        if res.cpu_quota:
+            cpu["quota"] = res.cpu_quota
+        if res.cpu_period:
+            cpu["period"] = res.cpu_period
     if res.cpuset_cpus:
         cpu["cpus"] = res.cpuset_cpus
     if res.cpuset_mems:
@@ -649,6 +675,8 @@ def resources_to_oci(res: Resources, *, swap_limit: bool = True) -> dict[str, ob
     if res.pids_limit is not None:
         # runc needs -1 to lift a limit; Docker's API takes 0 and negatives for "unlimited".
         out["pids"] = {"limit": res.pids_limit if res.pids_limit > 0 else -1}
+    if res.blkio_weight and blkio_weight:
+        out["blockIO"] = {"weight": res.blkio_weight}
     return out
 
 

@@ -1,5 +1,5 @@
 """Container endpoints: create, list, inspect, start/stop/restart/kill/pause/unpause, wait,
-remove, rename, resize, attach (hijacked), logs (streamed), prune.
+remove, rename, update, resize, attach (hijacked), logs (streamed), prune.
 
 Waiting and attaching never hold a worker thread: ``wait`` resolves a future the engine
 completes on exit, and attach talks to the container's monitor socket with asyncio.
@@ -21,6 +21,7 @@ from aiohttp import web
 from wharf.api.app import Route, json_response
 from wharf.api.routers.images import query_flag
 from wharf.api.streams import STDERR, STDOUT, HijackedStream
+from wharf.apitypes.container_update import UpdateRequest
 from wharf.apitypes.containers import ContainerInspect, ContainerSummary, CreateRequest
 from wharf.apitypes.filters import Filters
 from wharf.errdefs import InvalidArgument, WharfError
@@ -58,6 +59,8 @@ class ContainersBackend(Protocol):
     def remove(self, reference: str, *, force: bool = False, volumes: bool = False) -> None: ...
 
     def rename(self, reference: str, new_name: str) -> None: ...
+
+    def update(self, reference: str, request: UpdateRequest) -> builtins.list[str]: ...
 
     def pause(self, reference: str) -> None: ...
 
@@ -234,6 +237,15 @@ def routes(backend: ContainersBackend) -> list[Route]:
         )
         return web.Response(status=204)
 
+    async def update(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json() if request.can_read_body else None
+        except json.JSONDecodeError as exc:
+            raise InvalidArgument(f"invalid JSON body: {exc}") from exc
+        update_request = UpdateRequest.from_wire(body)
+        warnings = await asyncio.to_thread(backend.update, request.match_info["id"], update_request)
+        return json_response({"Warnings": warnings})
+
     async def pause(request: web.Request) -> web.StreamResponse:
         await asyncio.to_thread(backend.pause, request.match_info["id"])
         return web.Response(status=204)
@@ -358,6 +370,7 @@ def routes(backend: ContainersBackend) -> list[Route]:
         Route("POST", f"{container}/kill", kill),
         Route("POST", f"{container}/wait", wait),
         Route("POST", f"{container}/rename", rename),
+        Route("POST", f"{container}/update", update),
         Route("POST", f"{container}/pause", pause),
         Route("POST", f"{container}/unpause", unpause),
         Route("POST", f"{container}/resize", resize),

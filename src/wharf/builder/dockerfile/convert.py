@@ -174,14 +174,16 @@ def _heredoc(raw: RawHeredoc) -> Heredoc:
     return Heredoc(marker.name, content, marker.expand, marker.chomp_tabs)
 
 
-def _cmd(req: _Request) -> CmdInstruction:
-    req.flags()
-    return CmdInstruction(req.line, req.source, req.command(), escape=req.escape)
+def _command_form(
+    kind: type[CmdInstruction] | type[EntrypointInstruction],
+) -> Callable[[_Request], Instruction]:
+    """``CMD`` and ``ENTRYPOINT``: no flags, a command in shell or exec form."""
 
+    def convert(req: _Request) -> Instruction:
+        req.flags()
+        return kind(req.line, req.source, req.command(), escape=req.escape)
 
-def _entrypoint(req: _Request) -> EntrypointInstruction:
-    req.flags()
-    return EntrypointInstruction(req.line, req.source, req.command(), escape=req.escape)
+    return convert
 
 
 def _shell(req: _Request) -> ShellInstruction:
@@ -279,20 +281,19 @@ def _add(req: _Request) -> AddInstruction:
     )
 
 
-def _env(req: _Request) -> EnvInstruction:
-    req.flags()
-    pairs, legacy = parse_name_values(req.rest, "ENV", req.escape)
-    if legacy:
-        req.warn(_LEGACY.format(keyword="ENV"))
-    return EnvInstruction(req.line, req.source, tuple(pairs), escape=req.escape)
+def _name_values(
+    kind: type[EnvInstruction] | type[LabelInstruction],
+) -> Callable[[_Request], Instruction]:
+    """``ENV`` and ``LABEL``: no flags, ``key=value`` pairs (the legacy form warned about)."""
 
+    def convert(req: _Request) -> Instruction:
+        req.flags()
+        pairs, legacy = parse_name_values(req.rest, kind.keyword, req.escape)
+        if legacy:
+            req.warn(_LEGACY.format(keyword=kind.keyword))
+        return kind(req.line, req.source, tuple(pairs), escape=req.escape)
 
-def _label(req: _Request) -> LabelInstruction:
-    req.flags()
-    pairs, legacy = parse_name_values(req.rest, "LABEL", req.escape)
-    if legacy:
-        req.warn(_LEGACY.format(keyword="LABEL"))
-    return LabelInstruction(req.line, req.source, tuple(pairs), escape=req.escape)
+    return convert
 
 
 def _arg(req: _Request) -> ArgInstruction:
@@ -309,19 +310,16 @@ def _arg(req: _Request) -> ArgInstruction:
     return ArgInstruction(req.line, req.source, tuple(args), escape=req.escape)
 
 
-def _workdir(req: _Request) -> WorkdirInstruction:
-    req.flags()
-    return WorkdirInstruction(req.line, req.source, req.one_argument(), escape=req.escape)
+def _one_argument(
+    kind: type[WorkdirInstruction] | type[UserInstruction] | type[StopsignalInstruction],
+) -> Callable[[_Request], Instruction]:
+    """``WORKDIR``, ``USER`` and ``STOPSIGNAL``: no flags, exactly one argument."""
 
+    def convert(req: _Request) -> Instruction:
+        req.flags()
+        return kind(req.line, req.source, req.one_argument(), escape=req.escape)
 
-def _user(req: _Request) -> UserInstruction:
-    req.flags()
-    return UserInstruction(req.line, req.source, req.one_argument(), escape=req.escape)
-
-
-def _stopsignal(req: _Request) -> StopsignalInstruction:
-    req.flags()
-    return StopsignalInstruction(req.line, req.source, req.one_argument(), escape=req.escape)
+    return convert
 
 
 def _maintainer(req: _Request) -> MaintainerInstruction:
@@ -429,20 +427,20 @@ def _onbuild(req: _Request) -> OnbuildInstruction:
 _CONVERTERS: dict[str, Callable[[_Request], Instruction]] = {
     "ADD": _add,
     "ARG": _arg,
-    "CMD": _cmd,
+    "CMD": _command_form(CmdInstruction),
     "COPY": _copy,
-    "ENTRYPOINT": _entrypoint,
-    "ENV": _env,
+    "ENTRYPOINT": _command_form(EntrypointInstruction),
+    "ENV": _name_values(EnvInstruction),
     "EXPOSE": _expose,
     "FROM": _from,
     "HEALTHCHECK": _healthcheck,
-    "LABEL": _label,
+    "LABEL": _name_values(LabelInstruction),
     "MAINTAINER": _maintainer,
     "ONBUILD": _onbuild,
     "RUN": _run,
     "SHELL": _shell,
-    "STOPSIGNAL": _stopsignal,
-    "USER": _user,
+    "STOPSIGNAL": _one_argument(StopsignalInstruction),
+    "USER": _one_argument(UserInstruction),
     "VOLUME": _volume,
-    "WORKDIR": _workdir,
+    "WORKDIR": _one_argument(WorkdirInstruction),
 }

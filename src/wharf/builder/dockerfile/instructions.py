@@ -234,32 +234,29 @@ class AddInstruction(_Instruction):
         )
 
 
-def _expand_pairs(
-    expand: Callable[[str], str], pairs: tuple[tuple[str, str], ...]
-) -> tuple[tuple[str, str], ...]:
-    return tuple((expand(key), expand(value)) for key, value in pairs)
+@dataclass(frozen=True, slots=True)
+class _PairsInstruction(_Instruction):
+    """``ENV`` and ``LABEL``: ``key=value`` pairs, both sides expanded."""
+
+    pairs: tuple[tuple[str, str], ...]
+
+    def expanded(self, lookup: Lookup) -> Self:
+        expand = self._word(lookup)
+        return replace(self, pairs=tuple((expand(key), expand(value)) for key, value in self.pairs))
 
 
 @dataclass(frozen=True, slots=True)
-class EnvInstruction(_Instruction):
+class EnvInstruction(_PairsInstruction):
     """``ENV a=b c="d e"`` or the legacy ``ENV key value with spaces``."""
 
-    pairs: tuple[tuple[str, str], ...]
     keyword: ClassVar[str] = "ENV"
-
-    def expanded(self, lookup: Lookup) -> Self:
-        return replace(self, pairs=_expand_pairs(self._word(lookup), self.pairs))
 
 
 @dataclass(frozen=True, slots=True)
-class LabelInstruction(_Instruction):
+class LabelInstruction(_PairsInstruction):
     """``LABEL a=b "c d"="e f"`` (or the legacy ``LABEL key value``)."""
 
-    pairs: tuple[tuple[str, str], ...]
     keyword: ClassVar[str] = "LABEL"
-
-    def expanded(self, lookup: Lookup) -> Self:
-        return replace(self, pairs=_expand_pairs(self._word(lookup), self.pairs))
 
 
 @dataclass(frozen=True, slots=True)
