@@ -561,3 +561,23 @@ def test_zstd_layers_on_request(busybox_daemon, tmp_path):
     assert blobs["blobs/sha256/" + top["digest"].split(":")[1]][:4] == b"\x28\xb5\x2f\xfd"
     assert _run(busybox_daemon, tag, "cat", "/packed.txt") == "packed\n"
     busybox_daemon.wharf("rmi", tag)
+
+
+def test_a_failing_stage_is_reported_not_the_stages_it_cancelled(busybox_daemon, tmp_path):
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM busybox AS slow\n"
+        "RUN sleep 2\n"
+        "RUN echo slow-done > /slow\n"
+        "FROM busybox AS broken\n"
+        "RUN echo breaking && exit 5\n"
+        "FROM busybox\n"
+        "COPY --from=slow /slow /\n"
+        "COPY --from=broken /etc/hostname /\n"
+    )
+    proc = busybox_daemon.wharf("build", context, check=False)
+    assert proc.returncode == 5
+    assert "returned a non-zero code: 5" in proc.stderr
+    assert "cancelled" not in proc.stderr
+    assert "breaking" in proc.stdout

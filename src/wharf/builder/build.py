@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -136,8 +136,11 @@ class Builder:
             target = plans[-1]
             try:
                 result = futures[target.stage.index].result()
-            finally:
+            except BaseException as failure:
                 cancelled.set()  # a failed target stops the stages still running
+                raise _root_cause(failure, futures.values()) from None
+            finally:
+                cancelled.set()
             for future in futures.values():
                 future.result()  # surface the first failure of a stage the target needed
         output.flush_all()
@@ -241,6 +244,18 @@ class Builder:
         unused = sorted(set(build_args) - declared - planning.PROXY_ARGS)
         if unused:
             say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed\n")
+
+
+def _root_cause(failure: BaseException, futures: Iterable[Future[StepImage]]) -> BaseException:
+    """The error to report: a stage's own failure, not another stage's "cancelled" that it
+    caused (whichever the target happened to meet first)."""
+    if not (isinstance(failure, BuildFailed) and failure.cancelled):
+        return failure
+    for future in futures:
+        error = future.exception() if future.done() else None
+        if error is not None and not (isinstance(error, BuildFailed) and error.cancelled):
+            return error
+    return failure
 
 
 def _drop_build_files(context_dir: Path, dockerfile: str) -> None:

@@ -71,10 +71,11 @@ from wharf.oci.mediatypes import Compression
 class BuildFailed(Exception):
     """A step failed; ``code`` is the process's exit code when a RUN failed (else 1)."""
 
-    def __init__(self, message: str, code: int = 1) -> None:
+    def __init__(self, message: str, code: int = 1, *, cancelled: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.cancelled = cancelled  # stopped because another stage failed
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,7 @@ class StageRunner:
     def run(self, state: StageState, instructions: tuple[Instruction, ...]) -> StepImage:
         for instruction in instructions:
             if self._cancelled.is_set():
-                raise BuildFailed("build cancelled: another stage failed")
+                raise BuildFailed("build cancelled: another stage failed", cancelled=True)
             number = self._counter.take()
             self._say(f"Step {number}/{self._counter.total} : {instruction.source}\n")
             self._dispatch(state, instruction)

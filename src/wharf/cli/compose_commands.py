@@ -273,6 +273,14 @@ push_command = _transfer_command("push", "Push service images", lambda rt: rt.pu
 
 # --- showing things
 
+_table_or_json = click.option(
+    "--format",
+    "format_source",
+    default="table",
+    metavar="string",
+    help="Format the output. Values: [table | json]",
+)
+
 
 @command("ps", "List containers", register=False)
 @click.option(
@@ -429,13 +437,7 @@ def config_command(args: tuple[str, ...], **flags: Any) -> None:
 
 
 @command("images", "List images used by the created containers", register=False)
-@click.option(
-    "--format",
-    "format_source",
-    default="table",
-    metavar="string",
-    help="Format the output. Values: [table | json]",
-)
+@_table_or_json
 @click.option("-q", "--quiet", is_flag=True, help="Only display IDs")
 def images_command(args: tuple[str, ...], format_source: str, quiet: bool) -> None:
     from wharf.cli.containers import render
@@ -530,13 +532,7 @@ def port_command(args: tuple[str, ...], index: int, protocol: str) -> None:
 
 @command("ls", "List running compose projects", usage="[OPTIONS]", max_args=0, register=False)
 @click.option("-a", "--all", "show_all", is_flag=True, help="Show all stopped Compose projects")
-@click.option(
-    "--format",
-    "format_source",
-    default="table",
-    metavar="string",
-    help="Format the output. Values: [table | json]",
-)
+@_table_or_json
 @click.option("-q", "--quiet", is_flag=True, help="Only display project names")
 def ls_command(show_all: bool, format_source: str, quiet: bool) -> None:
     from wharf.cli.containers import render
