@@ -526,9 +526,7 @@ def test_kill9_during_a_build_keeps_committed_steps_and_leaves_nothing_else(
     daemon.restart()
     assert daemon.wharf("ps", "-aq").stdout == ""  # the step's container is gone
     snapshots = daemon.data_root / "snapshots"
-    keys = [
-        json.loads(info.read_text())["key"] for info in snapshots.glob("*/info.json")
-    ]
+    keys = [json.loads(info.read_text())["key"] for info in snapshots.glob("*/info.json")]
     assert not [key for key in keys if key.startswith("build-")]
     (context / "Dockerfile").write_text("FROM busybox\nCOPY data.txt /\nRUN cat /data.txt\n")
     rebuilt = _build(daemon, context, "-t", "crashy:1")

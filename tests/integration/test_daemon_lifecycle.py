@@ -119,9 +119,7 @@ def test_read_only_data_root_is_refused_clearly() -> None:
             timeout=30,
         )
         assert result.returncode != 0
-        assert result.stderr.strip() == (
-            f"wharfd: {data} is not writable: Read-only file system"
-        )
+        assert result.stderr.strip() == (f"wharfd: {data} is not writable: Read-only file system")
         assert not (root / "s.sock").exists()
     finally:
         subprocess.run(["umount", str(data)], check=True)

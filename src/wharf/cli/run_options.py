@@ -238,6 +238,7 @@ _NULLABLE = frozenset(
     }
 )
 
+
 def parse_duration_flag(text: str) -> int:
     try:
         return parse_go_duration_ns(text)

@@ -138,8 +138,13 @@ class OverlappedUnpacker:
                 if not self._snapshotter.exists(chain.hex):
                     self._on_extracting(layer.digest)
                     _unpack_layer(
-                        self._provider, self._snapshotter, layer.digest, layer.media_type,
-                        diff_id, chain, parent,
+                        self._provider,
+                        self._snapshotter,
+                        layer.digest,
+                        layer.media_type,
+                        diff_id,
+                        chain,
+                        parent,
                     )
                 self._on_extracted(layer.digest)
                 parent = chain.hex

@@ -28,8 +28,6 @@ Imports the standard library's C modules only (``_json``, ``posix``, ``time``):
 the monitor process uses this module.
 """
 
-
-
 from __future__ import annotations
 
 import _json

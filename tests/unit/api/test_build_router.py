@@ -114,7 +114,9 @@ def streams(*texts: str) -> Script:
 def test_a_build_streams_its_lines_then_the_image_id() -> None:
     backend = FakeBackend(streams("Step 1/2 : FROM scratch\n", "Step 2/2 : LABEL a=b\n"))
     status, content_type, lines = run(
-        backend, "POST", "/v1.41/build?t=app:1&t=app:2&dockerfile=Dockerfile&version=1",
+        backend,
+        "POST",
+        "/v1.41/build?t=app:1&t=app:2&dockerfile=Dockerfile&version=1",
         data=b"tar-bytes",
     )
     assert status == 200
@@ -207,8 +209,10 @@ def test_an_error_line_the_backend_emits_ends_the_stream_alone() -> None:
     assert status == 200
     assert lines == [
         {"stream": "Step 1/1 : RUN false\n"},
-        {"errorDetail": {"message": "returned a non-zero code: 1", "code": 1},
-         "error": "returned a non-zero code: 1"},
+        {
+            "errorDetail": {"message": "returned a non-zero code: 1", "code": 1},
+            "error": "returned a non-zero code: 1",
+        },
     ]
 
 
@@ -245,8 +249,10 @@ def test_quiet_lets_the_held_text_out_before_an_error() -> None:
     assert status == 200
     assert lines == [
         {"stream": "Step 1/1 : RUN false\n"},
-        {"errorDetail": {"message": "returned a non-zero code: 1", "code": 1},
-         "error": "returned a non-zero code: 1"},
+        {
+            "errorDetail": {"message": "returned a non-zero code: 1", "code": 1},
+            "error": "returned a non-zero code: 1",
+        },
     ]
 
 

@@ -138,7 +138,7 @@ def test_platform_is_normalized() -> None:
         ("labels", "{", "labels"),
         ("labels", '{"a": null}', "labels"),
         ("cachefrom", "base", "cachefrom"),
-        ("cachefrom", '[1]', "cachefrom"),
+        ("cachefrom", "[1]", "cachefrom"),
         ("outputs", "[", "outputs"),
         ("shmsize", "64m", "shmsize"),
         ("memory", "lots", "memory"),

@@ -273,9 +273,7 @@ def test_a_foreign_platform_is_refused_before_sending(wharf: RunWharf) -> None:
         ("--build-arg", "=x", 'invalid argument "=x" for "--build-arg" flag'),
     ],
 )
-def test_bad_flag_values_exit_125(
-    wharf: RunWharf, flag: str, value: str, complaint: str
-) -> None:
+def test_bad_flag_values_exit_125(wharf: RunWharf, flag: str, value: str, complaint: str) -> None:
     result = wharf(None, "build", flag, value, "-", input=CONTEXT)
     assert result.exit_code == 125
     assert result.stderr.startswith(complaint)

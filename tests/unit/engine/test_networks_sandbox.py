@@ -178,9 +178,7 @@ def test_rename_moves_the_dns_name(rig: Rig) -> None:
     rig.service.renamed(replace(web, name="api"))
     network = rig.service.find_network("app")
     assert rig.service.dns_records.lookup(network.id, "web", QType.A) == []
-    assert rig.service.dns_records.lookup(network.id, "api", QType.A) == [
-        IPv4Address("172.18.0.2")
-    ]
+    assert rig.service.dns_records.lookup(network.id, "api", QType.A) == [IPv4Address("172.18.0.2")]
 
 
 def test_requested_ip_and_mac(rig: Rig) -> None:

@@ -59,8 +59,9 @@ class BuildBackend(Protocol):
         ``emit`` may be called from any thread until it returns); the new image's ID."""
         ...
 
-    def prune_cache(self, *, all: bool, filters: Filters, keep_storage: int) -> BuildPruneReport:
-        ...
+    def prune_cache(
+        self, *, all: bool, filters: Filters, keep_storage: int
+    ) -> BuildPruneReport: ...
 
 
 def _json_line(message: BuildMessage) -> bytes:
