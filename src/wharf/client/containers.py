@@ -24,6 +24,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from wharf.client.mixin import JSON_HEADER, ClientMixin, filters_query
 from wharf.client.transport import Hijacked, Request, Response, quote_path
 from wharf.errdefs import EngineFailure, InvalidArgument
 
@@ -42,10 +43,9 @@ if TYPE_CHECKING:
     )
     from wharf.client.container_spec import ContainerSpec, ExecSpec, UpdateSpec
     from wharf.client.models import JSONMessage
-    from wharf.client.transport import Body, Transport
+    from wharf.client.transport import Transport
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
-_JSON = ("Content-Type", "application/json")
 Filters = Mapping[str, Sequence[str]]
 
 
@@ -57,13 +57,6 @@ class WaitCondition(enum.Enum):
 
 def _sorted(query: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted(query, key=lambda pair: pair[0])
-
-
-def _filters(filters: Filters | None) -> list[tuple[str, str]]:
-    from wharf.client.api import encode_filters
-
-    encoded = encode_filters(filters)
-    return [("filters", encoded)] if encoded is not None else []
 
 
 def _body(payload: object) -> bytes:
@@ -90,7 +83,7 @@ class WaitHandle:
         self._response.close()
 
 
-class ContainersMixin:
+class ContainersMixin(ClientMixin):
     """The container half of ``EngineClient``; relies on its ``request``/``_json`` plumbing."""
 
     if TYPE_CHECKING:
@@ -101,39 +94,11 @@ class ContainersMixin:
 
         def _headers(self, *extra: tuple[str, str]) -> tuple[tuple[str, str], ...]: ...
 
-        def request(
-            self,
-            method: str,
-            path: str,
-            *,
-            query: Sequence[tuple[str, str]] = (),
-            headers: Sequence[tuple[str, str]] = (),
-            body: Body = None,
-        ) -> Response: ...
-
-        def _json(
-            self, method: str, path: str, *, query: Sequence[tuple[str, str]] = ()
-        ) -> Any: ...
-
-    def _post_json(
-        self, path: str, payload: object, *, query: Sequence[tuple[str, str]] = ()
-    ) -> Any:
-        with self.request(
-            "POST", path, query=query, headers=[_JSON], body=_body(payload)
-        ) as response:
-            data = response.read()
-        if not data.strip():
-            return None
-        try:
-            return json.loads(data)
-        except ValueError as exc:
-            raise EngineFailure(f"malformed daemon response to POST {path}: not JSON") from exc
-
     def _post(self, path: str, query: Sequence[tuple[str, str]] = ()) -> None:
         self.request("POST", path, query=_sorted(query)).close()
 
     def _hijack(self, path: str, query: Sequence[tuple[str, str]], body: bytes | None) -> Hijacked:
-        headers = self._headers(_JSON) if body is not None else self._headers()
+        headers = self._headers(JSON_HEADER) if body is not None else self._headers()
         request = Request(
             "POST",
             f"/v{self.api_version}{path}",
@@ -221,7 +186,7 @@ class ContainersMixin:
     def containers_prune(self, *, filters: Filters | None = None) -> ContainerPruneReport:
         from wharf.client.container_models import ContainerPruneReport
 
-        raw = self._json("POST", "/containers/prune", query=_filters(filters))
+        raw = self._json("POST", "/containers/prune", query=filters_query(filters))
         return ContainerPruneReport.from_wire(raw)
 
     # --- reading
@@ -243,7 +208,7 @@ class ContainersMixin:
             query.append(("limit", str(limit)))
         if size:
             query.append(("size", "1"))
-        query.extend(_filters(filters))
+        query.extend(filters_query(filters))
         raw = self._json("GET", "/containers/json", query=_sorted(query))
         return ContainerSummary.list_from_wire(raw)
 
