@@ -155,7 +155,8 @@ def test_auto_remove_and_wait(client: docker.DockerClient) -> None:
         "busybox", ["sh", "-c", "sleep 1.5; exit 3"], detach=True, auto_remove=True
     )
     assert container.wait(timeout=30) == {"StatusCode": 3, "Error": None}
-    wait_for(lambda: container.id not in {c.id for c in client.containers.list(all=True)},
+    # The low-level list: containers.list() inspects each listed ID, racing the removal.
+    wait_for(lambda: container.id not in {c["Id"] for c in client.api.containers(all=True)},
              "the auto-removed container to go")  # fmt: skip
     with pytest.raises(docker.errors.NotFound):
         container.reload()
