@@ -99,6 +99,7 @@ def test_docker_sdk_runs_logs_execs_and_removes(busybox_daemon) -> None:
             assert b"started" in deadline_logs
         finally:
             container.remove(force=True)
-        assert container.id not in [c.id for c in client.containers.list(all=True)]
+        listed = client.containers.list(all=True, ignore_removed=True)
+        assert container.id not in [c.id for c in listed]
     finally:
         client.close()
