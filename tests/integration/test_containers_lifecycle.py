@@ -281,3 +281,22 @@ def test_volumes_and_container_prune(busybox_daemon) -> None:
     assert user in pruned or "Total reclaimed space" in pruned
     busybox_daemon.wharf("volume", "rm", volume)
     assert volume not in busybox_daemon.wharf("volume", "ls", "-q").stdout.split()
+
+
+def test_container_prune_until_takes_dates_and_go_durations(daemon, base_image_tars) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from support.rootfs import BUSYBOX_REF
+
+    daemon.ensure_image(BUSYBOX_REF, base_image_tars.busybox, cmd='["sh"]')
+    cid = daemon.wharf("run", "-d", "busybox", "true").stdout.strip()
+    daemon.wharf("wait", cid)
+    past = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kept = daemon.wharf("container", "prune", "-f", "--filter", f"until={past}").stdout
+    assert cid not in kept
+    recent = daemon.wharf("container", "prune", "-f", "--filter", "until=1h30m").stdout
+    assert cid not in recent  # created seconds ago: younger than 1h30m
+    future = (datetime.now(UTC) + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    removed = daemon.wharf("container", "prune", "-f", "--filter", f"until={future}").stdout
+    assert cid in removed
+    assert daemon.wharf("ps", "-aq").stdout == ""

@@ -47,7 +47,7 @@ from wharf.apitypes.build import BuildMessage, BuildOptions, BuildPruneReport
 from wharf.apitypes.containers import ContainerConfig as WireConfig
 from wharf.apitypes.containers import CreateRequest, HostConfig, MountRequest
 from wharf.apitypes.diskusage import BuildCacheRecord, CacheRecordType
-from wharf.apitypes.filters import Filters
+from wharf.apitypes.filters import Filters, until_unix
 from wharf.archive.compression import open_compressor
 from wharf.builder.backend import (
     CacheRecord,
@@ -669,11 +669,8 @@ class BuildService:
         doomed = []
         now = time.time()
         for row in rows:
-            if until:
-                from wharf.engine.containers import _until_seconds
-
-                if row.last_used > now - (now - _until_seconds(next(iter(until)))):
-                    continue
+            if until and row.last_used > until_unix(until[0], now):
+                continue  # used more recently than the cut-off: kept
             doomed.append(row)
         tagged = self._images.named_manifests()
         if not all:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from wharf.apitypes.containers import ContainerInspect, ContainerSummary, CreateRequest
-from wharf.apitypes.filters import Filters
+from wharf.apitypes.filters import Filters, until_unix
 from wharf.engine import container_setup, container_views
 from wharf.engine.container_exits import ContainerExits
 from wharf.engine.container_model import (
@@ -560,7 +560,8 @@ class ContainerService(ContainerExits, ContainerUpdates):
         """Remove stopped containers; returns their IDs and the bytes their upper dirs and
         logs held."""
         filters.check_keys(("until", "label", "label!"))
-        until = [_until_seconds(value) for value in filters.get("until")]
+        now = time.time()
+        until = [until_unix(value, now) for value in filters.get("until")]
         deleted = []
         reclaimed = 0
         for row in self._records.list():
@@ -775,14 +776,3 @@ class ContainerService(ContainerExits, ContainerUpdates):
 def _label_matches(labels: dict[str, str], wanted: str) -> bool:
     key, has_value, value = wanted.partition("=")
     return key in labels and (not has_value or labels[key] == value)
-
-
-def _until_seconds(value: str) -> float:
-    """Docker's ``until``: a unix time, or a duration back from now ("10m", "24h")."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        if value[-1:] in units:
-            return time.time() - float(value[:-1]) * units[value[-1]]
-        return float(value)
-    except ValueError:
-        raise InvalidArgument(f"invalid filter 'until={value}'") from None

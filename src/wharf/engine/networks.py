@@ -29,11 +29,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from wharf.apitypes.filters import Filters
+from wharf.apitypes.filters import Filters, until_unix
 from wharf.apitypes.networks import (
     BRIDGE_NAME_OPTION,
     NAME_RE,
@@ -233,7 +234,8 @@ class NetworkService(NetworkRecovery):
 
     def prune_networks(self, *, filters: Filters) -> list[str]:
         filters.check_keys(network_views.PRUNE_FILTERS)
-        until = [_until(v) for v in filters.get("until")]
+        now = time.time()
+        until = [until_unix(v, now) for v in filters.get("until")]
         removed = []
         for network in self._all_networks():
             if network.predefined:
@@ -441,18 +443,6 @@ def _load(row: object) -> Endpoint:
 
     assert isinstance(row, EndpointRow)
     return Endpoint.from_json(row.network_id, row.container_id, row.config)
-
-
-def _until(value: str) -> float:
-    import time
-
-    units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        if value[-1:] in units:
-            return time.time() - float(value[:-1]) * units[value[-1]]
-        return float(value)
-    except ValueError:
-        raise InvalidArgument(f"invalid filter 'until={value}'") from None
 
 
 def is_predefined(name: str) -> bool:

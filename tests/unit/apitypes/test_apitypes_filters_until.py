@@ -42,3 +42,4 @@ def test_garbage_is_an_invalid_filter(value: str) -> None:
 @given(st.integers(min_value=0, max_value=10**6))
 def test_a_duration_in_seconds_counts_back_from_now(seconds: int) -> None:
     assert until_unix(f"{seconds}s", NOW) == pytest.approx(NOW - seconds)
+
