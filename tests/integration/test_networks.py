@@ -409,3 +409,16 @@ def test_ipv6_user_network_gives_addresses_and_names(busybox_daemon: WharfDaemon
     assert _sh(busybox_daemon, b, f"ping6 -c1 -W2 {address}", check=False).returncode == 0
     looked_up = _sh(busybox_daemon, b, f"nslookup -type=AAAA {a}", check=False).stdout
     assert address in looked_up
+
+
+def test_hosts_file_follows_live_connect_and_disconnect(busybox_daemon: WharfDaemon, net) -> None:  # type: ignore[no-untyped-def]
+    network = net()
+    box = _name("hosts")
+    _track(net, box)
+    _sleeper(busybox_daemon, box)
+    busybox_daemon.wharf("network", "connect", network, box)
+    address = _ip(busybox_daemon, box, network)
+    hosts = _sh(busybox_daemon, box, "cat /etc/hosts").stdout
+    assert f"{address}\t" in hosts
+    busybox_daemon.wharf("network", "disconnect", network, box)
+    assert f"{address}\t" not in _sh(busybox_daemon, box, "cat /etc/hosts").stdout

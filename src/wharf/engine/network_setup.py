@@ -610,7 +610,18 @@ class NetworkSandboxes(NetworkStore):
         self._register_clients(config.id, config.host_config.dns)
         if network.has_dns and not had_dns:
             self._point_resolv_at_dns(config, attached, network)
+        self._rewrite_hosts(config)
         return attached
+
+    def _rewrite_hosts(self, config: ContainerConfig) -> None:
+        """/etc/hosts lists the container's addresses on every network it is on now, as
+        dockerd rewrites it on connect and disconnect. In place: the file is bind-mounted."""
+        hosts = self.containers.data_dir(config.id) / "hosts"
+        if not hosts.is_file():
+            return
+        active = [e for e in self._endpoints_of_container(config.id) if e.active is not None]
+        addresses = [a for e in active if e.active is not None for a in e.active.addresses()]
+        hosts.write_text(self._hosts(config, addresses))
 
     def _point_resolv_at_dns(self, config: ContainerConfig, ep: Endpoint, network: Network) -> None:
         """A container that had no embedded DNS (default bridge) now asks it, as dockerd
@@ -637,6 +648,7 @@ class NetworkSandboxes(NetworkStore):
         self._save_endpoint(ep.deactivated())
         self._refresh_dns(network)
         self._register_clients(config.id, config.host_config.dns)
+        self._rewrite_hosts(config)
 
     def _forbid_shared(self, config: ContainerConfig) -> None:
         mode = primary_name(config.host_config.network_mode)
