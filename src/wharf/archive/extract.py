@@ -49,13 +49,19 @@ import shutil
 import stat
 import tarfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from wharf.archive.compression import ReadableStream
-from wharf.archive.members import apply_metadata_at, apply_metadata_fd, member_times
+from wharf.archive.members import (
+    apply_metadata_at,
+    apply_metadata_fd,
+    entry_parts,
+    member_times,
+    strict_members,
+)
 from wharf.archive.whiteouts import (
     OPAQUE_MARKER,
     OVERLAY_OPAQUE_VALUE,
@@ -104,7 +110,7 @@ def apply_layer(
         raise EngineFailure(f"cannot unpack a layer into {target}: {exc.strerror}") from exc
     try:
         with _open_stream(reader) as archive:
-            for member in _members(archive):
+            for member in strict_members(archive, "layer tar"):
                 extractor.apply(member, archive)
         try:
             extractor.finish()
@@ -121,17 +127,10 @@ def normalise_entry_name(name: str, *, what: str = "entry") -> tuple[str, ...]:
 
     Raises InvalidArgument when ``..`` would climb above the root.
     """
-    parts: list[str] = []
-    for component in name.split("/"):
-        if component in ("", "."):
-            continue
-        if component == "..":
-            if not parts:
-                raise InvalidArgument(f"layer tar {what} escapes the root: {name}")
-            parts.pop()
-            continue
-        parts.append(component)
-    return tuple(parts)
+    parts = entry_parts(name)
+    if parts is None:
+        raise InvalidArgument(f"layer tar {what} escapes the root: {name}")
+    return parts
 
 
 class _HashingReader:
@@ -183,36 +182,6 @@ def _open_stream(reader: _HashingReader) -> tarfile.TarFile:
         if reason in ("empty file", "truncated header"):
             raise InvalidArgument(_UNEXPECTED_END) from exc
         raise InvalidArgument(f"invalid layer tar: {reason}") from exc
-
-
-def _members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    """The members of a stream-mode archive, strictly.
-
-    ``TarFile.next`` treats a missing end-of-archive block, a truncated header or a bad
-    checksum after the first member as a clean end; a layer cut short must not unpack as a
-    smaller valid one. This loop reads headers itself and accepts only a zero block as the
-    end. It also keeps no list of members (``TarFile.members`` grows without bound).
-    """
-    try:
-        first = archive.next()  # already read by TarFile's constructor, with strict errors
-    except tarfile.ReadError as exc:
-        raise InvalidArgument(f"invalid layer tar: {exc}") from exc
-    if first is None:
-        return
-    yield first
-    stream = archive.fileobj
-    assert stream is not None
-    while True:
-        try:
-            stream.seek(archive.offset)  # skip what the consumer did not read, and padding
-            member = tarfile.TarInfo.fromtarfile(archive)
-        except tarfile.EOFHeaderError:  # type: ignore[attr-defined]
-            return
-        except (tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError) as exc:  # type: ignore[attr-defined]
-            raise InvalidArgument(_UNEXPECTED_END) from exc
-        except tarfile.TarError as exc:
-            raise InvalidArgument(f"invalid layer tar: {exc}") from exc
-        yield member
 
 
 class _Extractor:

@@ -2,17 +2,23 @@
 ``xattr_headers``) and metadata applied to extracted ones (owner, mode, xattrs, nanosecond
 times parsed from PAX text). Xattrs travel as PAX ``SCHILY.xattr.*``, never the overlay's own
 nor SELinux labels. Shared by layers (``archive.create``/``extract``) and ``docker cp``
-(``engine.container_fs``). Imports: stdlib and ``archive.whiteouts``.
+(``engine.container_fs``). Also the strict reading every tar consumer shares: member
+names as root-relative components (``entry_parts``) and stream-mode members where a tar cut
+short is an error (``strict_members``). Imports: stdlib, ``wharf.errdefs``,
+``archive.whiteouts``.
 """
 
 from __future__ import annotations
 
 import errno
+import lzma
 import os
 import stat
 import tarfile
+from collections.abc import Iterator
 
 from wharf.archive.whiteouts import is_overlay_xattr
+from wharf.errdefs import InvalidArgument
 
 IGNORED_XATTR_ERRNOS = (errno.ENOTSUP, errno.EPERM)
 XATTR_PREFIX = "SCHILY.xattr."
@@ -120,3 +126,51 @@ def xattr_headers(target: int | str) -> dict[str, str]:
         # values (security.capability) survive the round trip.
         headers[XATTR_PREFIX + name] = value.decode("utf-8", "surrogateescape")
     return headers
+
+
+def entry_parts(name: str) -> tuple[str, ...] | None:
+    """A tar entry name as components relative to the root (``()`` is the root itself), with
+    ``.`` and ``..`` resolved lexically; None when ``..`` would climb above the root."""
+    parts: list[str] = []
+    for component in name.split("/"):
+        if component in ("", "."):
+            continue
+        if component == "..":
+            if not parts:
+                return None
+            parts.pop()
+            continue
+        parts.append(component)
+    return tuple(parts)
+
+
+def strict_members(archive: tarfile.TarFile, what: str) -> Iterator[tarfile.TarInfo]:
+    """The members of a stream-mode archive, strictly; errors read ``invalid <what>: ...``.
+
+    ``TarFile.next`` treats a missing end-of-archive block, a truncated header or a bad
+    checksum after the first member as a clean end; a tar cut short must not read as a
+    smaller valid one. This loop reads headers itself and accepts only a zero block as the
+    end. It keeps no list of members (``TarFile.members`` grows without bound).
+    """
+    try:
+        first = archive.next()  # already read by TarFile's constructor, with strict errors
+    except (tarfile.TarError, EOFError, lzma.LZMAError) as exc:
+        raise InvalidArgument(f"invalid {what}: {exc}") from exc
+    if first is None:
+        return
+    yield first
+    stream = archive.fileobj
+    assert stream is not None
+    while True:
+        try:
+            stream.seek(archive.offset)  # skip what the consumer did not read, and padding
+            member = tarfile.TarInfo.fromtarfile(archive)
+        except tarfile.EOFHeaderError:  # type: ignore[attr-defined]
+            return
+        except (tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError) as exc:  # type: ignore[attr-defined]
+            raise InvalidArgument(f"invalid {what}: unexpected end of data") from exc
+        except tarfile.TarError as exc:
+            raise InvalidArgument(f"invalid {what}: {exc}") from exc
+        except (EOFError, lzma.LZMAError) as exc:
+            raise InvalidArgument(f"invalid {what}: corrupt compressed stream") from exc
+        yield member

@@ -36,7 +36,7 @@ import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
@@ -46,7 +46,13 @@ from wharf.archive.compression import (
     detect_compression,
     open_decompressed,
 )
-from wharf.archive.members import apply_metadata_at, apply_metadata_fd, member_times, member_xattrs
+from wharf.archive.members import (
+    apply_metadata_at,
+    apply_metadata_fd,
+    member_times,
+    member_xattrs,
+    strict_members,
+)
 from wharf.archive.members import set_xattr as _set_xattr
 from wharf.errdefs import EngineFailure, InvalidArgument, WharfError
 
@@ -242,7 +248,7 @@ def extract_tar(
         if str(exc) == "empty file":
             return []  # Go's tar reader sees a clean end; so does Docker
         raise InvalidArgument(f"invalid {what}: {exc}") from exc
-    for member in _strict_members(archive, what):
+    for member in strict_members(archive, what):
         untar.apply(member, archive)
     untar.finish()
     return untar.written
@@ -393,33 +399,6 @@ class _Untar:
                 os.utime(fd, ns=member_times(member))
             finally:
                 os.close(fd)
-
-
-def _strict_members(archive: tarfile.TarFile, what: str) -> Iterator[tarfile.TarInfo]:
-    """Members of a stream-mode tar; unlike ``TarFile.next`` a tar cut short, or a header with
-    a bad checksum after the first, is an error rather than a clean end."""
-    try:
-        first = archive.next()
-    except tarfile.ReadError as exc:
-        raise InvalidArgument(f"invalid {what}: {exc}") from exc
-    if first is None:
-        return
-    yield first
-    stream = archive.fileobj
-    assert stream is not None
-    while True:
-        try:
-            stream.seek(archive.offset)
-            member = tarfile.TarInfo.fromtarfile(archive)
-        except tarfile.EOFHeaderError:  # type: ignore[attr-defined]
-            return
-        except (tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError) as exc:  # type: ignore[attr-defined]
-            raise InvalidArgument(f"invalid {what}: unexpected end of data") from exc
-        except tarfile.TarError as exc:
-            raise InvalidArgument(f"invalid {what}: {exc}") from exc
-        except (EOFError, lzma.LZMAError) as exc:
-            raise InvalidArgument(f"invalid {what}: corrupt compressed stream") from exc
-        yield member
 
 
 class _ReadOnly:

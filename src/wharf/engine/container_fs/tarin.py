@@ -41,12 +41,17 @@ import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, cast
 
 from wharf.archive.compression import PrefixedStream, ReadableStream, open_auto
-from wharf.archive.members import apply_metadata_at, apply_metadata_fd, member_times
+from wharf.archive.members import (
+    apply_metadata_at,
+    apply_metadata_fd,
+    entry_parts,
+    member_times,
+    strict_members,
+)
 from wharf.engine.container_fs.pathstat import ContainerPathNotFound, parse_path
 from wharf.engine.container_fs.rootdir import RootDir
 from wharf.errdefs import Conflict, EngineFailure, InvalidArgument, WharfError
@@ -87,7 +92,7 @@ def extract_to(
         )
         try:
             with _open_tar(stream) as archive:
-                for member in _members(archive):
+                for member in strict_members(archive, "tar archive"):
                     extractor.apply(member, archive)
             extractor.finish()
         finally:
@@ -149,42 +154,11 @@ def _open_tar(stream: ReadableStream) -> tarfile.TarFile:
         raise InvalidArgument(f"invalid tar archive: {exc}") from exc
 
 
-def _members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
-    """Members in order, strictly: a tar cut short is an error, not a shorter archive."""
-    try:
-        first = archive.next()
-    except (tarfile.TarError, EOFError, lzma.LZMAError) as exc:
-        raise InvalidArgument(f"invalid tar archive: {exc}") from exc
-    if first is None:
-        return
-    yield first
-    stream = archive.fileobj
-    assert stream is not None
-    while True:
-        try:
-            stream.seek(archive.offset)  # skip what the consumer did not read, and padding
-            member = tarfile.TarInfo.fromtarfile(archive)
-        except tarfile.EOFHeaderError:  # type: ignore[attr-defined]
-            return
-        except (tarfile.EmptyHeaderError, tarfile.TruncatedHeaderError) as exc:  # type: ignore[attr-defined]
-            raise InvalidArgument("invalid tar archive: unexpected end of data") from exc
-        except (tarfile.TarError, EOFError, lzma.LZMAError) as exc:
-            raise InvalidArgument(f"invalid tar archive: {exc}") from exc
-        yield member
-
-
 def _entry_parts(name: str, where: str) -> tuple[str, ...]:
-    parts: list[str] = []
-    for component in name.split("/"):
-        if component in ("", "."):
-            continue
-        if component == "..":
-            if not parts:
-                raise InvalidArgument(f"invalid tar entry {name!r}: it is outside of {where}")
-            parts.pop()
-            continue
-        parts.append(component)
-    return tuple(parts)
+    parts = entry_parts(name)
+    if parts is None:
+        raise InvalidArgument(f"invalid tar entry {name!r}: it is outside of {where}")
+    return parts
 
 
 class _Extractor:
