@@ -42,6 +42,7 @@ import click
 
 from wharf.cli.command import BIN, CliError, DockerGroup, docker_command, out
 from wharf.cli.formatting import human_size
+from wharf.cli.listing import filter_option, force_option
 from wharf.cli.opts import (
     OptionError,
     parse_go_int,
@@ -596,14 +597,8 @@ def cache_prune_lines(caches_deleted: Iterable[str]) -> list[str]:
     is_flag=True,
     help="Remove all unused build cache, not just dangling ones",
 )
-@click.option(
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help='Provide filter values (e.g. "until=24h")',
-)
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@filter_option('Provide filter values (e.g. "until=24h")', short=False)
+@force_option
 @click.option(
     "--keep-storage",
     type=GoFlag(parse_size, "bytes"),

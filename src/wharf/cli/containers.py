@@ -30,6 +30,7 @@ from wharf.cli.command import BIN, CliError, DockerGroup, Entry, docker_command,
 from wharf.cli.formatting import ellipsis, go_time, human_duration, human_size, tabwrite
 from wharf.cli.formatting import truncate_id as truncate
 from wharf.cli.inspect import inspect_all
+from wharf.cli.listing import PRUNE_FILTER_HELP, filter_option, force_option
 from wharf.cli.state import CliState, state
 from wharf.cli.tables import TABLE, render_rows
 from wharf.cli.templates import Row, TemplateError
@@ -228,14 +229,7 @@ def parse_filters(values: Sequence[str]) -> dict[str, list[str]]:
 @click.option(
     "-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running)"
 )
-@click.option(
-    "-f",
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help="Filter output based on conditions provided",
-)
+@filter_option()
 @click.option("--format", "format_source", default="", metavar="string", help=_FORMAT_HELP)
 @click.option(
     "-n",
@@ -670,14 +664,8 @@ _PRUNE_WARNING = (
 
 
 @docker_command(help="Remove all stopped containers", name="prune")
-@click.option(
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help='Provide filter values (e.g. "until=<timestamp>")',
-)
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@filter_option(PRUNE_FILTER_HELP, short=False)
+@force_option
 def prune_command(filters: tuple[str, ...], force: bool) -> None:
     from wharf.cli.images import confirm
 

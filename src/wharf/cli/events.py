@@ -27,6 +27,7 @@ from datetime import datetime
 import click
 
 from wharf.cli.command import BIN, CliError, docker_command, out
+from wharf.cli.listing import filter_option
 from wharf.cli.logs import go_timestamp
 from wharf.cli.state import state
 from wharf.cli.templates import Template, TemplateError, WireRow, parse
@@ -107,14 +108,7 @@ def make_template(format_source: str) -> Template | None:
     help="Get real time events from the server",
     aliases=(f"{BIN} system events", f"{BIN} events"),
 )
-@click.option(
-    "-f",
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help="Filter output based on conditions provided",
-)
+@filter_option()
 @click.option("--format", "format_source", default="", metavar="string", help=_FORMAT_HELP)
 @click.option(
     "--since", default="", metavar="string", help="Show all events created since timestamp"

@@ -26,7 +26,14 @@ from wharf.cli.command import BIN, CliError, DockerGroup, Entry, docker_command,
 from wharf.cli.formatting import ellipsis as cut
 from wharf.cli.formatting import go_time, human_duration, human_size, rfc3339, truncate_id
 from wharf.cli.inspect import image_inspect_command
-from wharf.cli.listing import print_deleted, print_reclaimed, print_rows
+from wharf.cli.listing import (
+    PRUNE_FILTER_HELP,
+    filter_option,
+    force_option,
+    print_deleted,
+    print_reclaimed,
+    print_rows,
+)
 from wharf.cli.progress import display
 from wharf.cli.state import state
 from wharf.cli.tables import TABLE, is_table
@@ -204,14 +211,7 @@ def parse_filters(values: Sequence[str]) -> dict[str, list[str]]:
     help="Show all images (default hides intermediate images)",
 )
 @click.option("--digests", is_flag=True, help="Show digests")
-@click.option(
-    "-f",
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help="Filter output based on conditions provided",
-)
+@filter_option()
 @click.option("--format", "format_source", default="", metavar="string", help=_FORMAT_HELP)
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
@@ -400,14 +400,8 @@ def confirm(message: str) -> bool:
     is_flag=True,
     help="Remove all unused images, not just dangling ones",
 )
-@click.option(
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help='Provide filter values (e.g. "until=<timestamp>")',
-)
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@filter_option(PRUNE_FILTER_HELP, short=False)
+@force_option
 def prune_command(prune_all: bool, filters: tuple[str, ...], force: bool) -> None:
     parsed = parse_filters(filters)
     if not force and not confirm(_ALL_WARNING if prune_all else _DANGLING_WARNING):

@@ -6,6 +6,8 @@
 - ``remove_each``: ``rm NAME...``: each removed name printed as it goes, each daemon error
   collected and reported together at the end (exit 1), as docker does.
 - ``print_deleted`` / ``print_reclaimed``: the report of a prune.
+- ``filter_option`` / ``force_option``: the ``--filter`` and ``-f/--force`` flags those
+  commands declare, with docker's help texts.
 
 Imports ``cli.command``, ``cli.formatting``, ``cli.tables``, ``cli.templates`` and
 ``client.errors`` only.
@@ -14,12 +16,30 @@ Imports ``cli.command``, ``cli.formatting``, ``cli.tables``, ``cli.templates`` a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import click
 
 from wharf.cli.command import CliError, out
 from wharf.cli.formatting import human_size
 from wharf.cli.tables import TABLE, render_rows
 from wharf.cli.templates import Row, TemplateError
 from wharf.client.errors import DaemonError
+
+LIST_FILTER_HELP = "Filter output based on conditions provided"
+PRUNE_FILTER_HELP = 'Provide filter values (e.g. "until=<timestamp>")'
+
+
+def filter_option(
+    help: str = LIST_FILTER_HELP, *, short: bool = True
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``[-f] --filter`` (repeatable) into the ``filters`` parameter; prune commands have no
+    ``-f`` for it, since there ``-f`` is ``--force``."""
+    names = ("-f", "--filter") if short else ("--filter",)
+    return click.option(*names, "filters", multiple=True, metavar="filter", help=help)
+
+
+force_option = click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
 
 
 def list_format(format_source: str, *, quiet: bool, quiet_source: str, default_table: str) -> str:

@@ -19,7 +19,15 @@ import click
 
 from wharf.cli.command import BIN, CliError, DockerGroup, docker_command, out
 from wharf.cli.inspect import inspect_all
-from wharf.cli.listing import list_format, print_deleted, print_rows, remove_each
+from wharf.cli.listing import (
+    PRUNE_FILTER_HELP,
+    filter_option,
+    force_option,
+    list_format,
+    print_deleted,
+    print_rows,
+    remove_each,
+)
 from wharf.cli.state import state
 from wharf.cli.templates import Row
 
@@ -152,14 +160,7 @@ def create_command(
     aliases=(f"{BIN} network ls", f"{BIN} network list"),
     name="ls",
 )
-@click.option(
-    "-f",
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help='Provide filter values (e.g. "driver=bridge")',
-)
+@filter_option('Provide filter values (e.g. "driver=bridge")')
 @click.option("--format", "format_source", default="", metavar="string", help=_FORMAT_HELP)
 @click.option("--no-trunc", is_flag=True, help="Do not truncate the output")
 @click.option("-q", "--quiet", is_flag=True, help="Only display network IDs")
@@ -226,14 +227,8 @@ def rm_command(args: tuple[str, ...], force: bool) -> None:
 
 
 @docker_command(help="Remove all unused networks", name="prune")
-@click.option(
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help='Provide filter values (e.g. "until=<timestamp>")',
-)
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@filter_option(PRUNE_FILTER_HELP, short=False)
+@force_option
 def prune_command(filters: tuple[str, ...], force: bool) -> None:
     from wharf.cli.images import confirm, parse_filters
 

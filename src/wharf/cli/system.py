@@ -29,6 +29,7 @@ import click
 from wharf import __version__
 from wharf.cli.command import BIN, CliError, DockerGroup, Entry, docker_command, err, out
 from wharf.cli.formatting import bytes_size, tabwrite
+from wharf.cli.listing import filter_option, force_option
 from wharf.cli.state import CliState, state
 from wharf.cli.templates import TemplateError, render
 from wharf.client.api import API_VERSION
@@ -322,14 +323,8 @@ def prune_warning(*, prune_all: bool, volumes: bool, filters: dict[str, list[str
     is_flag=True,
     help="Remove all unused images not just dangling ones",
 )
-@click.option(
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help='Provide filter values (e.g. "label=<key>=<value>")',
-)
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@filter_option('Provide filter values (e.g. "label=<key>=<value>")', short=False)
+@force_option
 @click.option("--volumes", is_flag=True, help="Prune anonymous volumes")
 def prune_command(prune_all: bool, filters: tuple[str, ...], force: bool, volumes: bool) -> None:
     from wharf.cli.build import cache_prune_lines

@@ -19,7 +19,15 @@ import click
 from wharf.cli.command import BIN, CliError, DockerGroup, docker_command, err, out
 from wharf.cli.formatting import human_size
 from wharf.cli.inspect import inspect_all
-from wharf.cli.listing import list_format, print_deleted, print_reclaimed, print_rows, remove_each
+from wharf.cli.listing import (
+    filter_option,
+    force_option,
+    list_format,
+    print_deleted,
+    print_reclaimed,
+    print_rows,
+    remove_each,
+)
 from wharf.cli.state import state
 from wharf.cli.templates import Row
 from wharf.client.container_models import Volume
@@ -127,14 +135,7 @@ def create_command(
     aliases=(f"{BIN} volume ls", f"{BIN} volume list"),
     name="ls",
 )
-@click.option(
-    "-f",
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help='Provide filter values (e.g. "dangling=true")',
-)
+@filter_option('Provide filter values (e.g. "dangling=true")')
 @click.option("--format", "format_source", default="", metavar="string", help=_FORMAT_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="Only display volume names")
 def ls_command(filters: tuple[str, ...], format_source: str, quiet: bool) -> None:
@@ -189,14 +190,8 @@ def rm_command(args: tuple[str, ...], force: bool) -> None:
     is_flag=True,
     help="Remove all unused volumes, not just anonymous ones",
 )
-@click.option(
-    "--filter",
-    "filters",
-    multiple=True,
-    metavar="filter",
-    help='Provide filter values (e.g. "label=<label>")',
-)
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation")
+@filter_option('Provide filter values (e.g. "label=<label>")', short=False)
+@force_option
 def prune_command(prune_all: bool, filters: tuple[str, ...], force: bool) -> None:
     from wharf.cli.images import confirm, parse_filters
 
