@@ -328,16 +328,14 @@ class StageRunner:
             + (f"|{len(visible_args)} {' '.join(visible_args)} " if visible_args else "")
             + " ".join(argv)
         )
-        record = cache_key(
-            _parent_id(state.image),
-            json.dumps({"argv": argv, "mounts": mounts_text, "network": network.value}),
-            args=visible_args,
-        )
         with contextlib.ExitStack() as stack:
             mounts = self._run_mounts(state, instruction.mounts, stack)
-            record = replace(record, sources=tuple(m[1] for m in mounts if m[1][0]))
+            # Bind mounts' contents are inputs too: known only once they are resolved.
             record = cache_key(
-                record.parent_id, record.instruction, sources=record.sources, args=record.args
+                _parent_id(state.image),
+                json.dumps({"argv": argv, "mounts": mounts_text, "network": network.value}),
+                sources=[source for _, source in mounts if source[0]],
+                args=visible_args,
             )
             cached = self._probe(record)
             if cached is not None:
@@ -450,7 +448,8 @@ class StageRunner:
             return None
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="wharf-secret-")))
         path = directory / "secret"
-        fd = os.open(path, 0o101 | 0o1000, mount.mode if mount.mode is not None else 0o400)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open(path, flags, mount.mode if mount.mode is not None else 0o400)
         with open(fd, "wb", closefd=True) as handle:
             handle.write(data)
         if mount.uid is not None or mount.gid is not None:
